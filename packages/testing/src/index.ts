@@ -1,0 +1,13 @@
+export {
+  CHROMIUM_PATH,
+  DEFAULT_POSTGRES_URL,
+  DEFAULT_REDIS_URL,
+  DEPENDENCIES,
+  needs,
+  postgresUrl,
+  probe,
+  redisUrl,
+  requiredDependencies,
+} from './dependencies.js';
+export type { Dependency, Presence } from './dependencies.js';
+export { freePort, freePortPair } from './ports.js';
