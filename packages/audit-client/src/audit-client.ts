@@ -1,0 +1,691 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { Metadata } from '@grpc/grpc-js';
+
+import {
+  GRPC_STATUS_DETAILS_KEY,
+  PublishStatus,
+  TurnEvent,
+  TurnEventServiceClient,
+  decodeErrorDetails,
+  isTurnEventType,
+  type PublishResponse,
+  type PublishResult,
+  type TurnEventType,
+} from '@aibox/contracts';
+import { GRPC_METADATA, newTurnId, signPrincipal, type KeySet } from '@aibox/identity';
+
+import { AuditClientError } from './audit-client.error.js';
+import {
+  MIB,
+  validateOptions,
+  type AuditClientLogger,
+  type AuditClientOptions,
+} from './audit-client.options.js';
+import {
+  backoffDelay,
+  batchByIdentity,
+  isRetryableStatus,
+  type Backoff,
+  type SizedEvent,
+} from './batching.js';
+import { EventSpool, type SpoolAppendResult, type SpoolSegment } from './event-spool.js';
+
+/** What a service hands over; the client fills `eventId` (UUIDv7), `service` and `occurredAt` (now) when absent. */
+export interface TurnEventInput {
+  eventId?: string;
+  turnId: string;
+  tenantId: string;
+  userId: string;
+  service?: string;
+  type: TurnEventType;
+  occurredAt?: Date;
+  attributes?: Record<string, unknown>;
+  artifacts?: TurnEvent['artifacts'];
+}
+
+/** Counters since construction, except `queued` and `spoolBytes`, which are current. */
+export interface AuditClientStats {
+  /** Events in memory, waiting for or inside a call. */
+  queued: number;
+  /** Events audit acknowledged as ACCEPTED or DUPLICATE (live or replayed from the spool). */
+  delivered: number;
+  /** Events written to the spool because audit could not take them. */
+  spooled: number;
+  /** Events audit answered REJECTED, or refused here before sending (`event_invalid`, …). */
+  rejected: number;
+  /** Events lost: the spool was full or unwritable, a spool line was corrupt, or the client was closed. */
+  dropped: number;
+  /** Bytes the spool holds on disk now. */
+  spoolBytes: number;
+}
+
+/** Codes of events refused before sending, as they appear in `PublishResult.code`. */
+export type LocalRejectCode = 'event_invalid' | 'event_type_unknown' | 'event_too_large';
+
+type Outcome = { kind: 'result'; result: PublishResult } | { kind: 'spooled' } | { kind: 'dropped' };
+
+interface Pending extends SizedEvent {
+  readonly seq: number;
+  readonly settle?: (outcome: Outcome) => void;
+}
+
+type Prepared = SizedEvent | { readonly event: TurnEvent; readonly code: LocalRejectCode };
+
+/**
+ * Publishes turn events to audit's `TurnEventService.Publish` in batches, retries transient failures, and keeps
+ * what audit cannot take in a bounded on-disk spool that a background replayer re-sends, oldest first, once
+ * audit answers again — also after a restart. `enqueue` never blocks or throws on audit trouble.
+ */
+export class AuditClient {
+  private readonly service: string;
+  private readonly keys: KeySet;
+  private readonly maxBatch: number;
+  private readonly maxBatchBytes: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxRetries: number;
+  private readonly backoff: Backoff;
+  private readonly callTimeoutMs: number;
+  private readonly logger: AuditClientLogger;
+  private readonly grpc: TurnEventServiceClient;
+  private readonly spool: EventSpool;
+
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private lastSeq = 0;
+  private settledSeq = 0;
+  private flushWaiters: { seq: number; resolve: () => void }[] = [];
+  private senderRunning = false;
+  private batchTimer: NodeJS.Timeout | undefined;
+
+  private replayWanted = false;
+  private replayRunning = false;
+  private replayTask: Promise<void> | undefined;
+  private readonly stopReplay = new AbortController();
+  /** Event ids of a spool segment already acknowledged, so a partly replayed segment is not re-sent whole. */
+  private readonly replayAcked = new Map<string, Set<string>>();
+
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly counts = { delivered: 0, spooled: 0, rejected: 0, dropped: 0 };
+
+  constructor(options: AuditClientOptions) {
+    const o = validateOptions(options);
+    this.service = o.service;
+    this.keys = o.principalKeys;
+    this.maxBatch = o.maxBatch;
+    this.maxBatchBytes = o.maxBatchBytes;
+    this.flushIntervalMs = o.flushIntervalMs;
+    this.maxRetries = o.maxRetries;
+    this.backoff = o.backoff;
+    this.callTimeoutMs = o.callTimeoutMs;
+    this.logger = o.logger;
+    this.grpc = new TurnEventServiceClient(o.target, o.credentials, {
+      // Reconnect on our own schedule: grpc-js would otherwise wait up to 2 minutes after a long outage.
+      'grpc.initial_reconnect_backoff_ms': Math.round(o.backoff.baseMs),
+      'grpc.max_reconnect_backoff_ms': Math.round(o.backoff.maxMs),
+    });
+    const segmentMaxBytes = Math.max(4096, Math.min(4 * MIB, Math.floor(o.spoolMaxBytes / 16)));
+    this.spool = new EventSpool(o.spoolDir, o.spoolMaxBytes, segmentMaxBytes);
+    // Events spooled by an earlier process are replayed as soon as audit answers.
+    void this.resumeSpool(o.spoolDir);
+  }
+
+  /**
+   * Queues an event for the next batch and returns its event id. Never blocks and never throws: delivery
+   * trouble ends in the spool, and what cannot be kept is counted and logged.
+   */
+  enqueue(input: TurnEventInput): string {
+    let prepared: Prepared;
+    try {
+      prepared = this.prepare(input);
+    } catch (error) {
+      // Only reachable from untyped callers (e.g. `null`); still no throw into a request path.
+      this.counts.rejected += 1;
+      this.logger.error(
+        { code: 'event_invalid', error: describeError(error) },
+        'turn event could not be read',
+      );
+      return '';
+    }
+    if (this.closed) {
+      this.counts.dropped += 1;
+      this.logger.error(logFields(prepared.event), 'audit client is closed; event dropped');
+      return prepared.event.eventId;
+    }
+    if ('code' in prepared) {
+      this.rejectLocally(prepared.event, prepared.code);
+      return prepared.event.eventId;
+    }
+    this.push(prepared);
+    this.schedule(false);
+    return prepared.event.eventId;
+  }
+
+  /**
+   * Sends events now and resolves with audit's result for each, in input order (events refused here come
+   * back REJECTED with a {@link LocalRejectCode}). Rejects with `audit_unavailable` when audit did not
+   * acknowledge them all — those events are then in the spool (or counted as dropped) — and with
+   * `client_closed` after {@link close}.
+   */
+  async publish(inputs: readonly TurnEventInput[]): Promise<PublishResult[]> {
+    if (this.closed) {
+      throw new AuditClientError('client_closed');
+    }
+    const outcomes = inputs.map((input): Promise<Outcome> => {
+      const prepared = this.prepare(input);
+      if ('code' in prepared) {
+        this.rejectLocally(prepared.event, prepared.code);
+        const result = {
+          eventId: prepared.event.eventId,
+          status: PublishStatus.REJECTED,
+          code: prepared.code,
+        };
+        return Promise.resolve({ kind: 'result', result });
+      }
+      return new Promise<Outcome>((settle) => {
+        this.push(prepared, settle);
+      });
+    });
+    this.schedule(true);
+    const settled = await Promise.all(outcomes);
+    const results: PublishResult[] = [];
+    let spooled = 0;
+    let dropped = 0;
+    for (const outcome of settled) {
+      if (outcome.kind === 'result') {
+        results.push(outcome.result);
+      } else if (outcome.kind === 'spooled') {
+        spooled += 1;
+      } else {
+        dropped += 1;
+      }
+    }
+    if (spooled + dropped > 0) {
+      throw new AuditClientError(
+        'audit_unavailable',
+        `${spooled} of ${settled.length} events spooled, ${dropped} dropped`,
+      );
+    }
+    return results;
+  }
+
+  /** Resolves once every event queued before the call is delivered, rejected, spooled or dropped. */
+  async flush(): Promise<void> {
+    const target = this.lastSeq;
+    if (this.settledSeq >= target) {
+      return;
+    }
+    const done = new Promise<void>((resolve) => {
+      this.flushWaiters.push({ seq: target, resolve });
+    });
+    this.schedule(true);
+    await done;
+  }
+
+  /**
+   * Flushes, stops the replayer and closes the channel. What is still spooled stays on disk for the next
+   * process. Later `enqueue` calls drop and log; later `publish` calls reject with `client_closed`.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  stats(): AuditClientStats {
+    return {
+      queued: this.queue.length + this.inFlight,
+      ...this.counts,
+      spoolBytes: this.spool.bytes,
+    };
+  }
+
+  private async resumeSpool(dir: string): Promise<void> {
+    try {
+      if (!(await this.spool.isEmpty())) {
+        this.requestReplay(0);
+      }
+    } catch (error) {
+      this.logger.error(
+        { spool_dir: dir, error: describeError(error) },
+        'audit spool directory is unusable; events that cannot be delivered will be dropped',
+      );
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    this.stopReplay.abort();
+    await this.replayTask;
+    this.grpc.close();
+    await this.spool.close();
+  }
+
+  private prepare(input: TurnEventInput): Prepared {
+    const event: TurnEvent = {
+      eventId: nonEmpty(input.eventId) ? input.eventId : newTurnId(),
+      turnId: input.turnId,
+      tenantId: input.tenantId,
+      userId: input.userId,
+      service: nonEmpty(input.service) ? input.service : this.service,
+      type: input.type,
+      occurredAt: input.occurredAt ?? new Date(),
+      attributes: input.attributes,
+      artifacts: input.artifacts ?? [],
+    };
+    // Callers may be untyped JavaScript or cast data: check what signing and routing rely on.
+    if (!nonEmpty(event.turnId) || !nonEmpty(event.tenantId) || !nonEmpty(event.userId)) {
+      return { event, code: 'event_invalid' };
+    }
+    if (typeof event.type !== 'string' || !isTurnEventType(event.type)) {
+      return { event, code: 'event_type_unknown' };
+    }
+    let bytes: number;
+    try {
+      bytes = TurnEvent.encode(event).finish().length;
+    } catch {
+      return { event, code: 'event_invalid' };
+    }
+    if (bytes > this.maxBatchBytes) {
+      return { event, code: 'event_too_large' };
+    }
+    return { event, bytes };
+  }
+
+  private rejectLocally(event: TurnEvent, code: LocalRejectCode): void {
+    this.counts.rejected += 1;
+    this.logger.warn({ ...logFields(event), code }, 'turn event refused before sending');
+  }
+
+  private push(item: SizedEvent, settle?: (outcome: Outcome) => void): void {
+    this.lastSeq += 1;
+    this.queue.push(
+      settle === undefined ? { ...item, seq: this.lastSeq } : { ...item, seq: this.lastSeq, settle },
+    );
+  }
+
+  private schedule(now: boolean): void {
+    if (this.senderRunning || this.queue.length === 0) {
+      return;
+    }
+    if (now || this.queue.length >= this.maxBatch) {
+      void this.runSender();
+      return;
+    }
+    this.batchTimer ??= setTimeout(() => {
+      void this.runSender();
+    }, this.flushIntervalMs);
+  }
+
+  /** The only sender of live batches: one chunk at a time, so events reach audit (or the spool) in order. */
+  private async runSender(): Promise<void> {
+    if (this.senderRunning) {
+      return;
+    }
+    this.senderRunning = true;
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    try {
+      for (;;) {
+        const chunk = this.queue.splice(0, this.maxBatch);
+        const last = chunk.at(-1);
+        if (last === undefined) {
+          break;
+        }
+        this.inFlight += chunk.length;
+        try {
+          await this.dispatch(chunk);
+        } catch (error) {
+          // dispatch handles every expected failure; this guards the flush promise against the unexpected.
+          this.logger.error(
+            { error: describeError(error), events: chunk.length },
+            'audit client failed a batch',
+          );
+          for (const item of chunk) {
+            item.settle?.({ kind: 'dropped' });
+          }
+          this.counts.dropped += chunk.length;
+        } finally {
+          this.inFlight -= chunk.length;
+        }
+        this.markSettled(last.seq);
+      }
+    } finally {
+      this.senderRunning = false;
+    }
+  }
+
+  private markSettled(seq: number): void {
+    this.settledSeq = seq;
+    const waiting = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const waiter of waiting) {
+      if (waiter.seq <= seq) {
+        waiter.resolve();
+      } else {
+        this.flushWaiters.push(waiter);
+      }
+    }
+  }
+
+  private async dispatch(chunk: Pending[]): Promise<void> {
+    // While older events wait in the spool, newer ones queue behind them there: audit sees each client's
+    // events in order, so a turn is never sealed ahead of its own events.
+    const behindSpool = await this.spool.appendIfNotEmpty(chunk.map((item) => item.event));
+    if (behindSpool !== undefined) {
+      this.settleSpooled(chunk, behindSpool);
+      return;
+    }
+    const unacknowledged: Pending[] = [];
+    const batches = batchByIdentity(chunk, this.maxBatch, this.maxBatchBytes);
+    await Promise.all(
+      batches.map(async (batch) => {
+        unacknowledged.push(...(await this.sendLive(batch.items)));
+      }),
+    );
+    if (unacknowledged.length > 0) {
+      unacknowledged.sort((a, b) => a.seq - b.seq);
+      const result = await this.spool.append(unacknowledged.map((item) => item.event));
+      this.settleSpooled(unacknowledged, result);
+    }
+  }
+
+  /** Sends one batch, retrying transient failures; returns the events audit did not acknowledge. */
+  private async sendLive(items: Pending[]): Promise<Pending[]> {
+    for (let attempt = 0; ; attempt += 1) {
+      let response: PublishResponse;
+      try {
+        response = await this.call(items.map((item) => item.event));
+      } catch (error) {
+        const code = grpcCode(error);
+        if (code !== undefined && isRetryableStatus(code) && attempt < this.maxRetries) {
+          await sleep(backoffDelay(attempt, this.backoff));
+          continue;
+        }
+        this.logCallFailure(error, items.length, attempt + 1, 'spooling events audit did not take');
+        return items;
+      }
+      return this.applyResults(items, response);
+    }
+  }
+
+  /** Counts audit's answers and settles their events; returns events it gave no usable result for. */
+  private applyResults<T extends SizedEvent & { settle?: (outcome: Outcome) => void }>(
+    items: readonly T[],
+    response: PublishResponse,
+  ): T[] {
+    // Results are matched by id, in order, so an event sent twice in one call gets both of its answers.
+    const byId = new Map<string, PublishResult[]>();
+    for (const result of response.results) {
+      const list = byId.get(result.eventId);
+      if (list === undefined) {
+        byId.set(result.eventId, [result]);
+      } else {
+        list.push(result);
+      }
+    }
+    const missing: T[] = [];
+    for (const item of items) {
+      const result = byId.get(item.event.eventId)?.shift();
+      switch (result?.status) {
+        case PublishStatus.ACCEPTED:
+        case PublishStatus.DUPLICATE:
+          this.counts.delivered += 1;
+          item.settle?.({ kind: 'result', result });
+          break;
+        case PublishStatus.REJECTED:
+          this.counts.rejected += 1;
+          this.logger.warn({ ...logFields(item.event), code: result.code }, 'audit rejected a turn event');
+          item.settle?.({ kind: 'result', result });
+          break;
+        case PublishStatus.UNSPECIFIED:
+        case PublishStatus.UNRECOGNIZED:
+        case undefined:
+          missing.push(item);
+          break;
+      }
+    }
+    if (missing.length > 0) {
+      this.logger.warn(
+        { events: missing.length, first_event_id: missing[0]?.event.eventId },
+        'audit answered without a usable result for some events; they will be re-sent',
+      );
+    }
+    return missing;
+  }
+
+  private settleSpooled(items: readonly Pending[], result: SpoolAppendResult): void {
+    let spooled = 0;
+    let dropped = 0;
+    items.forEach((item, index) => {
+      if (result.stored[index] === true) {
+        spooled += 1;
+        item.settle?.({ kind: 'spooled' });
+      } else {
+        dropped += 1;
+        item.settle?.({ kind: 'dropped' });
+      }
+    });
+    this.counts.spooled += spooled;
+    this.counts.dropped += dropped;
+    if (dropped > 0) {
+      const lost = items.filter((_item, index) => result.stored[index] !== true).map((item) => item.event);
+      this.logger.error(
+        {
+          dropped,
+          spool_bytes: this.spool.bytes,
+          event_ids: lost.slice(0, 20).map((event) => event.eventId),
+          tenant_ids: [...new Set(lost.map((event) => event.tenantId))].slice(0, 20),
+          ...(result.error === undefined ? { reason: 'spool_full' } : { error: describeError(result.error) }),
+        },
+        'audit spool cannot take turn events; they are lost',
+      );
+    }
+    if (spooled > 0) {
+      this.requestReplay(backoffDelay(0, this.backoff));
+    }
+  }
+
+  private requestReplay(delayMs: number): void {
+    this.replayWanted = true;
+    if (!this.replayRunning && !this.stopReplay.signal.aborted) {
+      this.replayRunning = true;
+      this.replayTask = this.replay(delayMs);
+    }
+  }
+
+  /** Re-sends spool segments oldest first, backing off while audit refuses; stops when the spool is empty. */
+  private async replay(initialDelayMs: number): Promise<void> {
+    try {
+      await this.replayUntilEmpty(initialDelayMs);
+    } finally {
+      // Cleared in the same step that ends the loop, so a request arriving after it starts a new replay.
+      this.replayRunning = false;
+    }
+  }
+
+  private async replayUntilEmpty(initialDelayMs: number): Promise<void> {
+    let delay = initialDelayMs;
+    let failures = 0;
+    while (this.replayWanted && !this.stopReplay.signal.aborted) {
+      this.replayWanted = false;
+      for (;;) {
+        if (this.replayStopped()) {
+          return;
+        }
+        if (delay > 0) {
+          try {
+            await sleep(delay, undefined, { ref: false, signal: this.stopReplay.signal });
+          } catch {
+            return;
+          }
+        }
+        let segment: SpoolSegment | undefined;
+        let delivered = false;
+        try {
+          segment = await this.spool.takeOldest();
+          if (segment === undefined) {
+            break;
+          }
+          delivered = await this.replaySegment(segment, failures === 0);
+          if (delivered) {
+            await this.spool.remove(segment.name);
+            this.replayAcked.delete(segment.name);
+          }
+        } catch (error) {
+          this.logger.error({ error: describeError(error) }, 'audit spool replay failed; will retry');
+        }
+        if (delivered) {
+          if (failures > 0) {
+            this.logger.warn({ spool_bytes: this.spool.bytes }, 'audit reachable again; replaying the spool');
+          }
+          failures = 0;
+          delay = 0;
+        } else {
+          delay = backoffDelay(failures, this.backoff);
+          failures += 1;
+        }
+      }
+    }
+  }
+
+  private replayStopped(): boolean {
+    return this.stopReplay.signal.aborted;
+  }
+
+  /** True when every event of the segment was acknowledged (ACCEPTED, DUPLICATE or REJECTED). */
+  private async replaySegment(segment: SpoolSegment, logFailure: boolean): Promise<boolean> {
+    let acked = this.replayAcked.get(segment.name);
+    if (acked === undefined) {
+      acked = new Set();
+      this.replayAcked.set(segment.name, acked);
+    }
+    const todo = segment.events
+      .filter((event) => !acked.has(event.eventId))
+      .map((event) => ({ event, bytes: TurnEvent.encode(event).finish().length }));
+    // One batch at a time: the spool's order is the order audit should see.
+    for (const batch of batchByIdentity(todo, this.maxBatch, this.maxBatchBytes)) {
+      if (this.replayStopped()) {
+        return false;
+      }
+      let response: PublishResponse;
+      try {
+        response = await this.call(batch.items.map((item) => item.event));
+      } catch (error) {
+        if (logFailure) {
+          this.logCallFailure(error, batch.items.length, 1, 'audit spool replay waits for audit');
+        }
+        return false;
+      }
+      const missing = new Set(this.applyResults(batch.items, response).map((item) => item.event.eventId));
+      for (const item of batch.items) {
+        if (!missing.has(item.event.eventId)) {
+          acked.add(item.event.eventId);
+        }
+      }
+      if (missing.size > 0) {
+        return false;
+      }
+    }
+    if (segment.corruptLines > 0) {
+      this.counts.dropped += segment.corruptLines;
+      this.logger.error(
+        { segment: segment.name, lines: segment.corruptLines },
+        'audit spool segment had unreadable lines (a write torn by a crash); those events are lost',
+      );
+    }
+    return true;
+  }
+
+  /** One `Publish` call for events of a single (tenant, user), with a fresh principal for them. */
+  private call(events: TurnEvent[]): Promise<PublishResponse> {
+    const first = events[0];
+    if (first === undefined) {
+      return Promise.resolve({ results: [] });
+    }
+    const metadata = new Metadata();
+    metadata.set(
+      GRPC_METADATA.principal,
+      signPrincipal(
+        {
+          tid: first.tenantId,
+          uid: first.userId,
+          email: '',
+          roles: ['service'],
+          iss: 'aibox-internal',
+          sub: this.service,
+        },
+        this.keys,
+      ),
+    );
+    return new Promise((resolve, reject) => {
+      this.grpc.publish(
+        { events },
+        metadata,
+        { deadline: Date.now() + this.callTimeoutMs },
+        (error, response) => {
+          if (error) {
+            reject(error);
+          } else {
+            resolve(response);
+          }
+        },
+      );
+    });
+  }
+
+  private logCallFailure(error: unknown, events: number, attempts: number, message: string): void {
+    const fields: Record<string, unknown> = { events, attempts, error: describeError(error) };
+    const code = grpcCode(error);
+    if (code !== undefined) {
+      fields['grpc_code'] = code;
+      const details = errorDetails(error);
+      if (details?.reason !== undefined) {
+        fields['reason'] = details.reason;
+      }
+    }
+    if (code !== undefined && isRetryableStatus(code)) {
+      this.logger.warn(fields, message);
+    } else {
+      this.logger.error(fields, message);
+    }
+  }
+}
+
+function nonEmpty(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
+function logFields(event: TurnEvent): Record<string, unknown> {
+  return { event_id: event.eventId, turn_id: event.turnId, tenant_id: event.tenantId, type: event.type };
+}
+
+function grpcCode(error: unknown): number | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'number') {
+    return error.code;
+  }
+  return undefined;
+}
+
+function errorDetails(error: unknown): ReturnType<typeof decodeErrorDetails> {
+  if (
+    typeof error !== 'object' ||
+    error === null ||
+    !('metadata' in error) ||
+    !(error.metadata instanceof Metadata)
+  ) {
+    return undefined;
+  }
+  const [value] = error.metadata.get(GRPC_STATUS_DETAILS_KEY);
+  return Buffer.isBuffer(value) ? decodeErrorDetails(value) : undefined;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    return 'code' in error && typeof error.code === 'string'
+      ? `${error.code}: ${error.message}`
+      : error.message;
+  }
+  return String(error);
+}
