@@ -1,0 +1,17 @@
+export {
+  startMesh,
+  DEV_LOGIN_FILE,
+  type Mesh,
+  type MeshOutcome,
+  type MeshService,
+  type StartMeshOptions,
+} from './mesh.js';
+export { DevRunnerError, type DevRunnerErrorCode, type DevRunnerErrorDetails } from './dev-runner.error.js';
+export { discoverServices, type ServiceSpec } from './service-discovery.js';
+export {
+  DEV_KEYS_FILE,
+  prepareDevEnvironment,
+  type DevEnvironment,
+  type ShellEnv,
+} from './dev-environment.js';
+export { renderLogLine } from './log-format.js';
