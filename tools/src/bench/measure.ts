@@ -80,6 +80,11 @@ export function percentile(sorted: readonly number[], fraction: number): number 
 export interface HttpLoadOptions {
   readonly connections: number;
   readonly durationSeconds: number;
+  /** `GET` unless set. */
+  readonly method?: 'GET' | 'POST';
+  /** Sent with every request (an `Authorization` header, a content type). */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
 }
 
 /** One load run: how many requests completed in how long, and each one's latency. */
@@ -97,7 +102,7 @@ export interface HttpMeasurement {
 }
 
 /**
- * Loads `url` with GET requests from `connections` keep-alive connections for `durationSeconds` (autocannon,
+ * Loads `url` with requests (GET unless `method` says otherwise) from `connections` keep-alive connections for `durationSeconds` (autocannon,
  * in this process). Any error or non-2xx answer fails the measurement, since a benchmark of failures
  * measures nothing.
  */
@@ -105,7 +110,15 @@ export async function loadHttp(url: string, options: HttpLoadOptions): Promise<H
   const latenciesMs: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
-      { url, connections: options.connections, duration: options.durationSeconds, pipelining: 1 },
+      {
+        url,
+        connections: options.connections,
+        duration: options.durationSeconds,
+        pipelining: 1,
+        method: options.method ?? 'GET',
+        ...(options.headers === undefined ? {} : { headers: { ...options.headers } }),
+        ...(options.body === undefined ? {} : { body: options.body }),
+      },
       (error: unknown, outcome: autocannon.Result) => {
         if (error !== null && error !== undefined) {
           reject(error instanceof Error ? error : new Error(`autocannon failed on ${url}`, { cause: error }));

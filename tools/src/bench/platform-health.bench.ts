@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import type { Benchmark, BenchResult } from './bench.js';
+import { startChild } from './child-target.js';
 import {
   loadHttp,
   summarizeHttp,
@@ -14,8 +13,6 @@ import {
 const BASELINE = 'bare Fastify, one route';
 const SUBJECT = 'bootService (platform)';
 const TARGET_SCRIPT = fileURLToPath(new URL('./health-target.js', import.meta.url));
-const START_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 5_000;
 const WARMUP: HttpLoadOptions = { connections: 10, durationSeconds: 1 };
 /** Each target is loaded in two turns of this, 3 s in all. */
 const TURN: HttpLoadOptions = { connections: 10, durationSeconds: 1.5 };
@@ -26,53 +23,15 @@ interface RunningTarget {
 }
 
 /** Starts `health-target.js <kind>` and resolves once it printed its URL. */
-function startTarget(kind: 'bare' | 'platform'): Promise<RunningTarget> {
-  const child = spawn(process.execPath, [TARGET_SCRIPT, kind], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-4_000);
+async function startTarget(kind: 'bare' | 'platform'): Promise<RunningTarget> {
+  const child = await startChild({
+    name: `the ${kind} health target`,
+    command: process.execPath,
+    args: [TARGET_SCRIPT, kind],
+    ready: /^ready (http:\/\/127\.0\.0\.1:\d+\/healthz)$/,
+    stopWith: 'stdin',
   });
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      resolve();
-    });
-  });
-  const stop = async (): Promise<void> => {
-    child.stdin.end();
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-    }, STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const fail = (why: string): void => {
-      if (settled) {
-        return;
-      }
-      settled = true;
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`the ${kind} health target ${why}${stderr === '' ? '' : `:\n${stderr.trimEnd()}`}`));
-    };
-    const timer = setTimeout(() => {
-      fail(`did not start within ${START_TIMEOUT_MS / 1000} s`);
-    }, START_TIMEOUT_MS);
-    child.once('exit', (code, signal) => {
-      fail(`exited (${code ?? signal ?? 'unknown'}) before it was ready`);
-    });
-    createInterface({ input: child.stdout }).once('line', (line) => {
-      const url = /^ready (http:\/\/127\.0\.0\.1:\d+\/healthz)$/.exec(line)?.[1];
-      if (url === undefined) {
-        fail(`printed "${line}" instead of its URL`);
-        return;
-      }
-      settled = true;
-      clearTimeout(timer);
-      resolve({ url, stop });
-    });
-  });
+  return { url: child.match[1] ?? '', stop: () => child.stop() };
 }
 
 type TargetKind = 'bare' | 'platform';

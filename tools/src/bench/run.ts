@@ -13,11 +13,12 @@ import {
   type BenchmarkReport,
   type ResultsFile,
 } from './bench.js';
+import { gatewayProxyBenchmark } from './gateway-proxy.bench.js';
 import { platformHealthBenchmark } from './platform-health.bench.js';
 import { principalBenchmark } from './principal.bench.js';
 
 /** Every benchmark `make bench` runs, in order. Add new ones here. */
-const BENCHMARKS: readonly Benchmark[] = [principalBenchmark, platformHealthBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [principalBenchmark, platformHealthBenchmark, gatewayProxyBenchmark];
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const RESULTS_FILE = join(ROOT, '.bench', 'results.json');

@@ -1,0 +1,244 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { generateKeySetValue } from '@aibox/identity';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+
+import type { Benchmark, BenchResult } from './bench.js';
+import { startChild, type ChildTarget } from './child-target.js';
+import { loadHttp, summarizeHttp, type HttpLoadOptions, type HttpSample } from './measure.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const GATEWAY_MAIN = join(ROOT, 'services', 'gateway', 'dist', 'main.js');
+const UPSTREAM_SCRIPT = fileURLToPath(new URL('./proxy-upstream.js', import.meta.url));
+const NGINX = '/usr/sbin/nginx';
+/** A route the gateway proxies over HTTP (to the inference router), answered by the upstream. */
+const PATH = '/v1/models';
+const AUDIENCE = 'aibox-api';
+
+const DIRECT = 'upstream direct';
+const NGINX_CASE = 'nginx reverse proxy (1 worker)';
+const GATEWAY = 'gateway (JWT validated, identity stamped)';
+const GATEWAY_VS_NGINX = 'gateway, relative to nginx';
+
+const WARMUP: HttpLoadOptions = { connections: 10, durationSeconds: 1 };
+/** Each target is loaded in two turns of this. */
+const TURN: HttpLoadOptions = { connections: 10, durationSeconds: 2 };
+
+interface Issuer {
+  readonly url: string;
+  readonly token: string;
+  close(): Promise<void>;
+}
+
+/** An OIDC issuer serving discovery and JWKS, and one RS256 access token it signed for the benchmark. */
+async function startIssuer(): Promise<Issuer> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256', use: 'sig' };
+  let url = '';
+  const server: Server = createServer((request, response) => {
+    const body =
+      request.url === '/.well-known/openid-configuration'
+        ? { issuer: url, jwks_uri: `${url}/jwks`, token_endpoint: `${url}/token` }
+        : request.url === '/jwks'
+          ? { keys: [jwk] }
+          : undefined;
+    response.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' });
+    response.end(JSON.stringify(body ?? { error: 'not found' }));
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the issuer got no port');
+  url = `http://127.0.0.1:${address.port}`;
+  const token = await new SignJWT({ email: 'bench@aibox.local', roles: ['user'] })
+    .setProtectedHeader({ alg: 'RS256', kid: 'bench', typ: 'at+jwt' })
+    .setIssuer(url)
+    .setAudience(AUDIENCE)
+    .setSubject('bench-user')
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(privateKey);
+  return {
+    url,
+    token,
+    close: () =>
+      new Promise((done) => {
+        server.closeAllConnections();
+        server.close(() => {
+          done();
+        });
+      }),
+  };
+}
+
+/** nginx as a plain reverse proxy with upstream keep-alive, one worker, no access log. */
+async function startNginx(workDir: string, upstreamPort: string, port: number): Promise<ChildTarget> {
+  const dir = join(workDir, 'nginx');
+  const conf = join(dir, 'nginx.conf');
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    conf,
+    `worker_processes 1;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream backend { server 127.0.0.1:${upstreamPort}; keepalive 32; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  // nginx prints nothing once it serves; a wrapper announces it after the configuration test passed.
+  return startChild({
+    name: 'nginx',
+    command: '/bin/sh',
+    args: [
+      '-c',
+      `"${NGINX}" -t -q -p "${dir}" -c "${conf}" && echo ready && exec "${NGINX}" -p "${dir}" -c "${conf}"`,
+    ],
+    ready: /^ready$/,
+    stopWith: 'sigterm',
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address === null || typeof address === 'string') fail(new Error('no port was assigned'));
+        else done(address.port);
+      });
+    });
+  });
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`${url} did not become ready`);
+}
+
+function result(name: string, samples: readonly HttpSample[], baseline?: string): BenchResult {
+  const summary = summarizeHttp(samples);
+  return {
+    case: name,
+    unit: 'req',
+    perSecond: summary.perSecond,
+    operations: summary.requests,
+    p50Ms: summary.p50Ms,
+    p99Ms: summary.p99Ms,
+    ...(baseline === undefined ? {} : { baseline }),
+  };
+}
+
+/**
+ * `gateway-proxy`: `GET /v1/models` with a bearer JWT through the gateway (JWT validation, header strip and
+ * stamp, turn events to a gRPC sink, rate limiting, undici passthrough) against the same request to the
+ * upstream directly and through nginx as a plain reverse proxy, each in its own process on loopback, loaded
+ * by autocannon from this process in turns (direct, nginx, gateway, gateway, nginx, direct).
+ */
+export const gatewayProxyBenchmark: Benchmark = {
+  name: 'gateway-proxy',
+  description: `GET ${PATH} with a JWT: gateway vs upstream direct vs nginx (autocannon, ${TURN.connections} connections, 2 × ${TURN.durationSeconds} s each after ${WARMUP.durationSeconds} s warm-up, loopback)`,
+  async run(): Promise<BenchResult[]> {
+    if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run make build`);
+    if (!existsSync(NGINX)) throw new Error(`${NGINX} is missing: apt-get install nginx`);
+    const workDir = await mkdtemp(join(tmpdir(), 'aibox-bench-gateway-'));
+    const stops: (() => Promise<void>)[] = [];
+    try {
+      const issuer = await startIssuer();
+      stops.push(() => issuer.close());
+      const upstream = await startChild({
+        name: 'the proxy upstream',
+        command: process.execPath,
+        args: [UPSTREAM_SCRIPT],
+        ready: /^ready (http:\/\/127\.0\.0\.1:(\d+)) (\S+)$/,
+        stopWith: 'stdin',
+      });
+      stops.push(() => upstream.stop());
+      const [, upstreamUrl = '', upstreamPort = '', auditTarget = ''] = upstream.match;
+
+      const nginxPort = await freePort();
+      const nginx = await startNginx(workDir, upstreamPort, nginxPort);
+      stops.push(() => nginx.stop());
+
+      const gatewayPort = await freePort();
+      const gateway = await startChild({
+        name: 'the gateway',
+        command: process.execPath,
+        args: [GATEWAY_MAIN],
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          PORT: String(gatewayPort),
+          HOST: '127.0.0.1',
+          AIBOX_ENV: 'development',
+          AIBOX_DATA_DIR: join(workDir, 'data'),
+          AIBOX_PRINCIPAL_KEYS: generateKeySetValue(['bench-principal']),
+          AIBOX_CAPTOKEN_KEYS: generateKeySetValue(['bench-captoken']),
+          AUTH_ISSUERS: issuer.url,
+          AUTH_AUDIENCE: AUDIENCE,
+          INFERENCE_ROUTER_URL: upstreamUrl,
+          AUDIT_GRPC_URL: auditTarget,
+          // The benchmark is one principal sending as fast as it can: limits would measure 429s.
+          GATEWAY_RATE_LIMIT_ENABLED: 'false',
+        },
+        ready: /^gateway listening (http:\/\/\S+)/,
+        stopWith: 'sigterm',
+      });
+      stops.push(() => gateway.stop());
+      const gatewayUrl = gateway.match[1] ?? '';
+      await waitReady(`${gatewayUrl}/readyz`);
+
+      const request = { headers: { authorization: `Bearer ${issuer.token}` } };
+      const urls = {
+        direct: `${upstreamUrl}${PATH}`,
+        nginx: `http://127.0.0.1:${nginxPort}${PATH}`,
+        gateway: `${gatewayUrl}${PATH}`,
+      };
+      for (const url of Object.values(urls)) await loadHttp(url, { ...WARMUP, ...request });
+      const samples: Record<keyof typeof urls, HttpSample[]> = { direct: [], nginx: [], gateway: [] };
+      for (const kind of ['direct', 'nginx', 'gateway', 'gateway', 'nginx', 'direct'] as const) {
+        samples[kind].push(await loadHttp(urls[kind], { ...TURN, ...request }));
+      }
+      return [
+        result(DIRECT, samples.direct),
+        result(NGINX_CASE, samples.nginx, DIRECT),
+        result(GATEWAY, samples.gateway, DIRECT),
+        result(GATEWAY_VS_NGINX, samples.gateway, NGINX_CASE),
+      ];
+    } finally {
+      for (const stop of stops.reverse()) await stop().catch(() => undefined);
+      await rm(workDir, { recursive: true, force: true });
+    }
+  },
+};
