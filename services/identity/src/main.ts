@@ -1,0 +1,7 @@
+import 'reflect-metadata';
+
+import { runService } from '@aibox/platform';
+
+import { identityServiceOptions } from './identity.app.js';
+
+await runService(identityServiceOptions());
