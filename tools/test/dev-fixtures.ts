@@ -51,6 +51,7 @@ export const RECORDED_ENV = [
   'AIBOX_PRINCIPAL_KEYS',
   'AIBOX_CAPTOKEN_KEYS',
   'AIBOX_CREDENTIALS_KEY',
+  'INTERNAL_AUTH_CLIENT_SECRET',
 ] as const;
 
 function serviceScript(name: string, outDir: string, behaviour: FixtureBehaviour): string {

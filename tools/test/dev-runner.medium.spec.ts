@@ -172,6 +172,10 @@ describe('startMesh', () => {
       expect(content).toContain(`${name}=${firstEnv[name] ?? 'missing'}\n`);
     }
     expect(Buffer.from(firstEnv['AIBOX_CREDENTIALS_KEY'] ?? '', 'base64')).toHaveLength(32);
+    expect(firstEnv['INTERNAL_AUTH_CLIENT_SECRET']).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(content).toContain(
+      `INTERNAL_AUTH_CLIENT_SECRET=${firstEnv['INTERNAL_AUTH_CLIENT_SECRET'] ?? 'missing'}\n`,
+    );
     expect(firstEnv['AIBOX_PRINCIPAL_KEYS']).not.toBe(firstEnv['AIBOX_CAPTOKEN_KEYS']);
     expect(first.lines).toContainEqual(expect.stringMatching(/dev keys generated into .*dev-keys\.env$/));
 

@@ -14,7 +14,12 @@ export type ShellEnv = Readonly<Record<string, string | undefined>>;
 export const DEV_KEYS_FILE = 'dev-keys.env';
 
 /** The variables kept in the dev keys file, in file order. */
-const DEV_KEY_NAMES = ['AIBOX_PRINCIPAL_KEYS', 'AIBOX_CAPTOKEN_KEYS', 'AIBOX_CREDENTIALS_KEY'] as const;
+const DEV_KEY_NAMES = [
+  'AIBOX_PRINCIPAL_KEYS',
+  'AIBOX_CAPTOKEN_KEYS',
+  'AIBOX_CREDENTIALS_KEY',
+  'INTERNAL_AUTH_CLIENT_SECRET',
+] as const;
 type DevKeyName = (typeof DEV_KEY_NAMES)[number];
 
 /** Everything `make dev` sets up before it starts a service. */
@@ -45,6 +50,9 @@ function generateDevKey(name: DevKeyName, now: Date): string {
       return generateKeySetValue([devKid(now)], 32);
     case 'AIBOX_CREDENTIALS_KEY':
       return randomBytes(32).toString('base64');
+    case 'INTERNAL_AUTH_CLIENT_SECRET':
+      // The identity service's internal client (client credentials) and the gateway share it.
+      return randomBytes(32).toString('base64url');
   }
 }
 
@@ -76,7 +84,7 @@ function renderKeysFile(values: ReadonlyMap<DevKeyName, string>, now: Date): str
 function checkDevKey(name: DevKeyName, value: string, file: string): void {
   const fix = `fix or delete ${file} to generate new development keys`;
   try {
-    if (name === 'AIBOX_CREDENTIALS_KEY') {
+    if (name === 'AIBOX_CREDENTIALS_KEY' || name === 'INTERNAL_AUTH_CLIENT_SECRET') {
       if (Buffer.from(value, 'base64').length !== 32) {
         throw new DevRunnerError('dev_keys_invalid', `${name} is not base64 of 32 bytes; ${fix}`);
       }
