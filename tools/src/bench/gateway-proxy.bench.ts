@@ -90,6 +90,7 @@ error_log stderr warn;
 events { worker_connections 1024; }
 http {
   access_log off;
+  keepalive_requests 1000000;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;

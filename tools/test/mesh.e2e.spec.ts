@@ -1,0 +1,81 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { HEADER } from '@aibox/identity';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { devLogins, signInWithCode } from '../../services/identity/test/support/identity-harness.js';
+import { startMesh, type Mesh } from '../src/dev/index.js';
+
+/**
+ * The mesh as `make dev` runs it — the built services as processes on their ARCHITECTURE §1 ports, with
+ * generated development keys and embedded stores in a temporary data dir — driven the way the SPA will:
+ * sign in at the identity service with the seeded user (authorization code + PKCE), then call the gateway.
+ * Needs `make build` first (make test builds before it tests) and ports 8011 and 8080 free.
+ */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ISSUER = 'http://127.0.0.1:8011';
+const GATEWAY = 'http://127.0.0.1:8080';
+
+let mesh: Mesh;
+let dataDir: string;
+const lines: string[] = [];
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'aibox-mesh-'));
+  mesh = await startMesh({
+    rootDir: ROOT,
+    env: { ...process.env, AIBOX_DATA_DIR: dataDir },
+    write: (line) => lines.push(line),
+    readyTimeoutMs: 60_000,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await mesh.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('make dev mesh', () => {
+  it('starts identity before the gateway and prints the seeded logins', () => {
+    const names = mesh.services.map((service) => service.name);
+    expect(names.indexOf('identity')).toBeGreaterThanOrEqual(0);
+    expect(names.indexOf('identity')).toBeLessThan(names.indexOf('gateway'));
+    expect(lines.some((line) => /login: user@aibox\.local \/ \S+ \(user\)/.test(line))).toBe(true);
+  });
+
+  it('signs the seeded user in with code + PKCE and answers /v1/me with the principal it stamped', async () => {
+    const user = (await devLogins(dataDir)).find((login) => login.role === 'user');
+    expect(user).toBeDefined();
+    const tokens = await signInWithCode(ISSUER, user?.email ?? '', user?.password ?? '');
+
+    const response = await fetch(`${GATEWAY}/v1/me`, {
+      headers: {
+        authorization: `Bearer ${tokens.access_token}`,
+        // A client cannot make itself someone else.
+        'x-user-id': 'someone-else',
+        'x-user-roles': 'admin',
+      },
+    });
+    expect(response.status).toBe(200);
+    const turnId = response.headers.get(HEADER.turnId);
+    expect(turnId).toMatch(/^[0-9a-f-]{36}$/);
+    const me = (await response.json()) as Record<string, unknown>;
+    expect(me).toMatchObject({ email: 'user@aibox.local', roles: ['user'], tid: 'default', iss: ISSUER });
+    expect(me['uid']).not.toBe('someone-else');
+
+    // The admin routes stay closed to a plain user.
+    const admin = await fetch(`${GATEWAY}/v1/admin/audit/anything`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    expect(admin.status).toBe(403);
+  });
+
+  it('refuses a request without a token and never forwards it', async () => {
+    const response = await fetch(`${GATEWAY}/v1/me`);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ code: expect.any(String) as unknown });
+  });
+});
