@@ -75,6 +75,23 @@ describe('createLogger', () => {
       config: { DATABASE_URL: '[Redacted]', PORT: 8003 },
     });
   });
+  it('censors child bindings and serialized requests without touching the logged objects', () => {
+    const out = capture();
+    const logger = createLogger({ service: 'memory', level: 'info', destination: out });
+    const headers = { authorization: 'Bearer x', 'x-trace': 't' };
+    const provider = { apiKey: 'sk-123', name: 'openai' };
+    logger
+      .child({ token: 'child-secret', component: 'c' })
+      .info({ req: { url: '/x', headers }, provider }, 'call');
+    expect(out.lines[0]).toMatchObject({
+      token: '[Redacted]',
+      component: 'c',
+      req: { headers: { authorization: '[Redacted]', 'x-trace': 't' } },
+      provider: { apiKey: '[Redacted]', name: 'openai' },
+    });
+    expect(headers.authorization).toBe('Bearer x');
+    expect(provider.apiKey).toBe('sk-123');
+  });
 });
 
 describe('PinoNestLogger', () => {
