@@ -96,6 +96,8 @@ export class AuditClient {
   private settledSeq = 0;
   private flushWaiters: { seq: number; resolve: () => void }[] = [];
   private senderRunning = false;
+  /** Set by `flush`/`publish`: send everything queued now instead of waiting for a full batch or the timer. */
+  private sendNow = false;
   private batchTimer: NodeJS.Timeout | undefined;
 
   private replayWanted = false;
@@ -306,10 +308,13 @@ export class AuditClient {
   }
 
   private schedule(now: boolean): void {
+    if (now) {
+      this.sendNow = true;
+    }
     if (this.senderRunning || this.queue.length === 0) {
       return;
     }
-    if (now || this.queue.length >= this.maxBatch) {
+    if (this.sendNow || this.queue.length >= this.maxBatch) {
       void this.runSender();
       return;
     }
@@ -318,7 +323,12 @@ export class AuditClient {
     }, this.flushIntervalMs);
   }
 
-  /** The only sender of live batches: one chunk at a time, so events reach audit (or the spool) in order. */
+  /**
+   * The only sender of live batches: one chunk at a time, so events reach audit (or the spool) in order.
+   * After the first chunk it goes on only with a full batch or when a flush is wanted; a partial remainder
+   * waits for the batch timer, so that a steady trickle of events makes a few large calls rather than one
+   * small call per round trip.
+   */
   private async runSender(): Promise<void> {
     if (this.senderRunning) {
       return;
@@ -327,8 +337,14 @@ export class AuditClient {
     clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
     try {
-      for (;;) {
+      for (let first = true; ; first = false) {
+        if (!first && !this.sendNow && this.queue.length < this.maxBatch) {
+          break;
+        }
         const chunk = this.queue.splice(0, this.maxBatch);
+        if (this.queue.length === 0) {
+          this.sendNow = false;
+        }
         const last = chunk.at(-1);
         if (last === undefined) {
           break;
@@ -354,6 +370,8 @@ export class AuditClient {
     } finally {
       this.senderRunning = false;
     }
+    // What arrived while the last chunk was in flight goes with the next timer (or now, if flushed).
+    this.schedule(false);
   }
 
   private markSettled(seq: number): void {
