@@ -3,13 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { isUuid, newTurnId } from './ids.js';
 
 describe('newTurnId', () => {
-  it('returns distinct version-7 UUIDs that sort in creation order', () => {
-    const ids = Array.from({ length: 200 }, () => newTurnId());
+  it('returns distinct version-7 UUIDs that sort in creation order, across refills of its random pool', () => {
+    const ids = Array.from({ length: 1_000 }, () => newTurnId());
     for (const id of ids) {
       expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     }
     expect(new Set(ids).size).toBe(ids.length);
     expect([...ids].sort()).toEqual(ids);
+    // The last 48 bits are random in every id: a reused random draw would repeat them.
+    expect(new Set(ids.map((id) => id.slice(-12))).size).toBe(ids.length);
   });
 });
 
