@@ -1,4 +1,5 @@
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 
 import { GatewayError, type GatewayErrorCode } from '../errors/gateway.error.js';
 import {
@@ -15,6 +16,16 @@ export const JWT_CLOCK_SKEW_SECONDS = 30;
 
 /** Longer bearer tokens are refused before any parsing. */
 export const MAX_JWT_BYTES = 16_384;
+
+/**
+ * A verified token is remembered, by its exact text, for at most this long and never past its expiry, so a
+ * client's next requests skip the signature check. The price: a key the issuer withdraws from its JWKS stops
+ * its tokens only after this long.
+ */
+export const VERIFIED_TOKEN_TTL_MS = 60_000;
+
+/** Memory for remembered tokens (token text plus claims, estimated); the least recently used go first. */
+export const VERIFIED_TOKEN_CACHE_BYTES = 16 * 1024 * 1024;
 
 export interface VerifiedToken {
   /** The issuer as configured (normalized). */
@@ -78,6 +89,11 @@ function verdict(error: unknown): GatewayErrorCode {
  */
 export class TokenVerifier {
   private readonly trusted: ReadonlyMap<string, string>;
+  /** Verified tokens by their exact text, with the time (ms) until which they are served from memory. */
+  private readonly verified = new LRUCache<string, { token: VerifiedToken; until: number }>({
+    maxSize: VERIFIED_TOKEN_CACHE_BYTES,
+    sizeCalculation: (_entry, text) => 2 * text.length + 1024,
+  });
 
   constructor(
     private readonly issuers: OidcIssuerRepository,
@@ -100,6 +116,19 @@ export class TokenVerifier {
     if (token === undefined) fail('token_malformed');
     if (Buffer.byteLength(token) > MAX_JWT_BYTES) fail('token_oversize');
 
+    const now = Date.now();
+    const remembered = this.verified.get(token);
+    if (remembered !== undefined) {
+      if (now < remembered.until) return remembered.token;
+      this.verified.delete(token);
+    }
+    const verified = await this.verifySignedToken(token);
+    const expiresAt = ((verified.claims.exp ?? 0) + JWT_CLOCK_SKEW_SECONDS) * 1000;
+    this.verified.set(token, { token: verified, until: Math.min(now + VERIFIED_TOKEN_TTL_MS, expiresAt) });
+    return verified;
+  }
+
+  private async verifySignedToken(token: string): Promise<VerifiedToken> {
     let alg: unknown;
     let unverifiedIssuer: unknown;
     try {

@@ -54,6 +54,11 @@ export class TestIssuer {
     return kid;
   }
 
+  /** Withdraws a key from the JWKS (a compromised or retired key). */
+  removeKey(kid: string): void {
+    this.keys = this.keys.filter((key) => key.kid !== kid);
+  }
+
   get signingKid(): string {
     return this.keys[0]?.kid ?? '';
   }
