@@ -24,10 +24,14 @@ const DIRECT = 'upstream direct';
 const NGINX_CASE = 'nginx reverse proxy (1 worker)';
 const GATEWAY = 'gateway (JWT validated, identity stamped)';
 const GATEWAY_VS_NGINX = 'gateway, relative to nginx';
+/** One request at a time: the p50s compare the latency each hop adds, without queueing. */
+const SERIAL = ', 1 connection';
 
 const WARMUP: HttpLoadOptions = { connections: 10, durationSeconds: 1 };
 /** Each target is loaded in two turns of this. */
 const TURN: HttpLoadOptions = { connections: 10, durationSeconds: 2 };
+/** Each target is also loaded once like this. */
+const SERIAL_TURN: HttpLoadOptions = { connections: 1, durationSeconds: 2 };
 
 interface Issuer {
   readonly url: string;
@@ -170,7 +174,7 @@ function result(name: string, samples: readonly HttpSample[], baseline?: string)
  */
 export const gatewayProxyBenchmark: Benchmark = {
   name: 'gateway-proxy',
-  description: `GET ${PATH} with a JWT: gateway vs upstream direct vs nginx (autocannon, ${TURN.connections} connections, 2 × ${TURN.durationSeconds} s each after ${WARMUP.durationSeconds} s warm-up, loopback)`,
+  description: `GET ${PATH} with a JWT: gateway vs upstream direct vs nginx (autocannon, ${TURN.connections} connections, 2 × ${TURN.durationSeconds} s each after ${WARMUP.durationSeconds} s warm-up, then ${SERIAL_TURN.durationSeconds} s with 1 connection, loopback)`,
   async run(): Promise<BenchResult[]> {
     if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run make build`);
     if (!existsSync(NGINX)) throw new Error(`${NGINX} is missing: apt-get install nginx`);
@@ -231,11 +235,18 @@ export const gatewayProxyBenchmark: Benchmark = {
       for (const kind of ['direct', 'nginx', 'gateway', 'gateway', 'nginx', 'direct'] as const) {
         samples[kind].push(await loadHttp(urls[kind], { ...TURN, ...request }));
       }
+      const serial: Record<keyof typeof urls, HttpSample[]> = { direct: [], nginx: [], gateway: [] };
+      for (const kind of ['direct', 'nginx', 'gateway'] as const) {
+        serial[kind].push(await loadHttp(urls[kind], { ...SERIAL_TURN, ...request }));
+      }
       return [
         result(DIRECT, samples.direct),
         result(NGINX_CASE, samples.nginx, DIRECT),
         result(GATEWAY, samples.gateway, DIRECT),
         result(GATEWAY_VS_NGINX, samples.gateway, NGINX_CASE),
+        result(`${DIRECT}${SERIAL}`, serial.direct),
+        result(`${NGINX_CASE}${SERIAL}`, serial.nginx, `${DIRECT}${SERIAL}`),
+        result(`${GATEWAY}${SERIAL}`, serial.gateway, `${DIRECT}${SERIAL}`),
       ];
     } finally {
       for (const stop of stops.reverse()) await stop().catch(() => undefined);
