@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 
 import {
@@ -255,6 +256,54 @@ describe('bootService', () => {
     });
     expect(large.status).toBe(413);
     expect(await large.json()).toMatchObject({ code: 'payload_too_large' });
+  });
+
+  it('answers what the HTTP parser refuses with {error, code}: malformed requests 400, huge headers 431', async () => {
+    const url = new URL(service.httpUrl);
+    const exchange = (raw: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(Number(url.port), url.hostname);
+        let answer = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (answer += chunk));
+        socket.on('end', () => {
+          resolve(answer);
+        });
+        socket.on('error', reject);
+        socket.write(raw);
+      });
+    const cases = [
+      { raw: 'GARBAGE\r\n\r\n', status: 400, code: 'invalid_request' },
+      {
+        raw: 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0000b\r\n\r\n',
+        status: 400,
+        code: 'invalid_request',
+      },
+      {
+        raw: 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        status: 400,
+        code: 'invalid_request',
+      },
+      {
+        raw: `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`,
+        status: 431,
+        code: 'headers_too_large',
+      },
+    ];
+    for (const { raw, status, code } of cases) {
+      const answer = await exchange(raw);
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      expect(head.split('\r\n')[0]).toBe(
+        `HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : 'Request Header Fields Too Large'}`,
+      );
+      expect(head.toLowerCase()).toContain('connection: close');
+      const parsed = JSON.parse(body) as { error?: unknown; code?: unknown };
+      expect(Object.keys(parsed).sort()).toEqual(['code', 'error']);
+      expect(parsed.code).toBe(code);
+      expect(typeof parsed.error).toBe('string');
+    }
+    // The service is still up.
+    expect((await fetch(`${service.httpUrl}/healthz`)).status).toBe(200);
   });
 
   it('logs request lines carrying the turn, tenant, user and correlation ids', async () => {

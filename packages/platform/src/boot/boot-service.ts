@@ -16,6 +16,7 @@ import {
 } from '../config/load-config.js';
 import { GRPC_PORT_OFFSET, isServiceName, SERVICE_HTTP_PORTS } from '../config/service-ports.js';
 import { installHttpRequestContext } from '../context/request-context.hooks.js';
+import { answerClientError } from '../errors/client-error.js';
 import { GrpcErrorInterceptor } from '../errors/grpc-error.interceptor.js';
 import { HttpErrorFilter } from '../errors/http-error.filter.js';
 import { Readiness, type ReadinessCheck } from '../health/readiness.js';
@@ -140,6 +141,7 @@ export async function bootService<S extends z.ZodObject = z.ZodObject>(
     trustProxy: false,
     requestIdHeader: false,
     logger: false,
+    clientErrorHandler: answerClientError,
   });
   const instance = adapter.getInstance();
   installHttpRequestContext(instance);

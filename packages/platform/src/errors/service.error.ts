@@ -65,6 +65,8 @@ export type PlatformErrorCode =
   | 'invalid_request'
   | 'invalid_json'
   | 'payload_too_large'
+  | 'headers_too_large'
+  | 'request_timeout'
   | 'route_unknown'
   | 'not_found'
   | 'method_not_allowed'
@@ -107,6 +109,18 @@ export function describePlatformError(code: PlatformErrorCode): ErrorDescription
         message: 'The request body is larger than this service accepts',
         httpStatus: 413,
         grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+      };
+    case 'headers_too_large':
+      return {
+        message: 'The request headers are larger than this service accepts',
+        httpStatus: 431,
+        grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+      };
+    case 'request_timeout':
+      return {
+        message: 'The request did not arrive in time',
+        httpStatus: 408,
+        grpcStatus: GrpcStatus.DEADLINE_EXCEEDED,
       };
     case 'route_unknown':
       return {
