@@ -52,6 +52,7 @@ export const RECORDED_ENV = [
   'AIBOX_CAPTOKEN_KEYS',
   'AIBOX_CREDENTIALS_KEY',
   'INTERNAL_AUTH_CLIENT_SECRET',
+  'AUDIT_SIGNING_KEYS',
 ] as const;
 
 function serviceScript(name: string, outDir: string, behaviour: FixtureBehaviour): string {

@@ -167,7 +167,7 @@ describe('startMesh', () => {
     const content = await readFile(keysFile, 'utf8');
     expect((await stat(keysFile)).mode & 0o777).toBe(0o600);
     const firstEnv = await recordedEnv(repo, 'audit');
-    for (const name of ['AIBOX_PRINCIPAL_KEYS', 'AIBOX_CAPTOKEN_KEYS'] as const) {
+    for (const name of ['AIBOX_PRINCIPAL_KEYS', 'AIBOX_CAPTOKEN_KEYS', 'AUDIT_SIGNING_KEYS'] as const) {
       expect(firstEnv[name]).toMatch(/^dev-\d{8}=[A-Za-z0-9+/]{43}=$/);
       expect(content).toContain(`${name}=${firstEnv[name] ?? 'missing'}\n`);
     }
@@ -177,6 +177,7 @@ describe('startMesh', () => {
       `INTERNAL_AUTH_CLIENT_SECRET=${firstEnv['INTERNAL_AUTH_CLIENT_SECRET'] ?? 'missing'}\n`,
     );
     expect(firstEnv['AIBOX_PRINCIPAL_KEYS']).not.toBe(firstEnv['AIBOX_CAPTOKEN_KEYS']);
+    expect(firstEnv['AUDIT_SIGNING_KEYS']).not.toBe(firstEnv['AIBOX_PRINCIPAL_KEYS']);
     expect(first.lines).toContainEqual(expect.stringMatching(/dev keys generated into .*dev-keys\.env$/));
 
     const second = await start(repo);

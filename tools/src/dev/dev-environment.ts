@@ -19,6 +19,7 @@ const DEV_KEY_NAMES = [
   'AIBOX_CAPTOKEN_KEYS',
   'AIBOX_CREDENTIALS_KEY',
   'INTERNAL_AUTH_CLIENT_SECRET',
+  'AUDIT_SIGNING_KEYS',
 ] as const;
 type DevKeyName = (typeof DEV_KEY_NAMES)[number];
 
@@ -53,6 +54,9 @@ function generateDevKey(name: DevKeyName, now: Date): string {
     case 'INTERNAL_AUTH_CLIENT_SECRET':
       // The identity service's internal client (client credentials) and the gateway share it.
       return randomBytes(32).toString('base64url');
+    case 'AUDIT_SIGNING_KEYS':
+      // One Ed25519 seed (32 bytes) that signs the audit log's checkpoints.
+      return generateKeySetValue([devKid(now)], 32);
   }
 }
 
@@ -90,7 +94,13 @@ function checkDevKey(name: DevKeyName, value: string, file: string): void {
       }
       return;
     }
-    parseKeySet(value);
+    const keySet = parseKeySet(value);
+    if (name === 'AUDIT_SIGNING_KEYS' && [...keySet.keys.values()].some((key) => key.length !== 32)) {
+      throw new DevRunnerError(
+        'dev_keys_invalid',
+        `${name} holds a key that is not a 32-byte Ed25519 seed; ${fix}`,
+      );
+    }
   } catch (error) {
     if (error instanceof IdentityError) {
       throw new DevRunnerError('dev_keys_invalid', `${name}: ${error.message} ${fix}`);

@@ -1,0 +1,7 @@
+import 'reflect-metadata';
+
+import { runService } from '@aibox/platform';
+
+import { auditServiceOptions } from './audit.app.js';
+
+await runService(auditServiceOptions());

@@ -1,0 +1,154 @@
+import type { SqlStore } from '@aibox/stores';
+import { sql } from 'kysely';
+
+import type { AuditTables } from './audit-schema.js';
+
+/** An event ready to commit: checked, canonical, hashed. */
+export interface EventRow {
+  readonly eventId: string;
+  readonly turnId: string;
+  readonly userId: string;
+  readonly service: string;
+  readonly type: string;
+  readonly occurredAt: Date;
+  readonly canonical: string;
+  readonly leafHash: Uint8Array;
+  /** `turn_sealed` or `turn_failed`: the turn is to be sealed now. */
+  readonly closesTurn: boolean;
+}
+
+export type CommitOutcome = 'accepted' | 'duplicate' | 'turn_already_sealed';
+
+/**
+ * Commits events, one tenant per transaction. Per turn, in turn-id order (so two commits and a seal lock
+ * turns in the same order): the turn row is created or, if still open, locked; a sealed turn takes no new
+ * event. Events insert idempotently by (tenant, event id). The turn's seal-queue row moves its idle deadline
+ * and is marked requested by a closing event. One transaction for the whole batch: a crash commits all or
+ * nothing, and the caller acknowledges only after it returns.
+ */
+export class EventRepository {
+  constructor(
+    private readonly store: SqlStore<AuditTables>,
+    private readonly sealIdleMs: number,
+  ) {}
+
+  /** The outcome of each row, in the order of `rows` (a repeated event id: the first wins, the rest are duplicates). */
+  async commit(tenantId: string, rows: readonly EventRow[]): Promise<CommitOutcome[]> {
+    const outcomes: CommitOutcome[] = [];
+    const byTurn = new Map<string, EventRow[]>();
+    for (const row of rows) {
+      const list = byTurn.get(row.turnId);
+      if (list === undefined) byTurn.set(row.turnId, [row]);
+      else list.push(row);
+    }
+    const turnIds = [...byTurn.keys()].sort();
+    await this.store.forTenant(tenantId).transaction(async (trx) => {
+      const open = new Set<string>();
+      for (const turnId of turnIds) {
+        const events = byTurn.get(turnId) ?? [];
+        const first = events[0];
+        if (first === undefined) continue;
+        const times = events.map((event) => event.occurredAt.getTime());
+        const earliest = new Date(Math.min(...times));
+        const latest = new Date(Math.max(...times));
+        const locked = await trx
+          .insertInto('turns')
+          .values({
+            tenant_id: tenantId,
+            turn_id: turnId,
+            user_id: first.userId,
+            state: 'open',
+            started_at: earliest,
+            last_event_at: latest,
+            sealed_at: null,
+            envelope: null,
+            envelope_hash: null,
+            log_index: null,
+            chain_seq: null,
+          })
+          .onConflict((conflict) =>
+            conflict
+              .columns(['tenant_id', 'turn_id'])
+              .doUpdateSet({
+                started_at: sql`least(turns.started_at, excluded.started_at)`,
+                last_event_at: sql`greatest(turns.last_event_at, excluded.last_event_at)`,
+              })
+              .where('turns.state', '=', 'open'),
+          )
+          .returning('turn_id')
+          .executeTakeFirst();
+        if (locked !== undefined) open.add(turnId);
+      }
+
+      const insertable = rows.filter((row) => open.has(row.turnId));
+      const inserted = new Set<string>();
+      if (insertable.length > 0) {
+        const returned = await trx
+          .insertInto('events')
+          .values(
+            insertable.map((row) => ({
+              tenant_id: tenantId,
+              event_id: row.eventId,
+              turn_id: row.turnId,
+              user_id: row.userId,
+              service: row.service,
+              type: row.type,
+              occurred_at: row.occurredAt,
+              canonical: row.canonical,
+              leaf_hash: row.leafHash,
+            })),
+          )
+          .onConflict((conflict) => conflict.columns(['tenant_id', 'event_id']).doNothing())
+          .returning('event_id')
+          .execute();
+        for (const { event_id } of returned) inserted.add(event_id);
+      }
+      const refused = rows.filter((row) => !open.has(row.turnId)).map((row) => row.eventId);
+      const existing = new Set<string>();
+      if (refused.length > 0) {
+        const found = await trx
+          .selectFrom('events')
+          .select('event_id')
+          .where('event_id', 'in', refused)
+          .execute();
+        for (const { event_id } of found) existing.add(event_id);
+      }
+      const closing = new Set<string>();
+      const touched = new Set<string>();
+      for (const row of rows) {
+        if (!open.has(row.turnId)) {
+          outcomes.push(existing.has(row.eventId) ? 'duplicate' : 'turn_already_sealed');
+        } else if (inserted.delete(row.eventId)) {
+          outcomes.push('accepted');
+          touched.add(row.turnId);
+          if (row.closesTurn) closing.add(row.turnId);
+        } else {
+          outcomes.push('duplicate');
+        }
+      }
+
+      const dueAt = new Date(Date.now() + this.sealIdleMs);
+      const queued = turnIds
+        .filter((turnId) => touched.has(turnId))
+        .map((turnId) => ({
+          tenant_id: tenantId,
+          turn_id: turnId,
+          due_at: dueAt,
+          requested: closing.has(turnId),
+        }));
+      if (queued.length > 0) {
+        await trx
+          .insertInto('seal_queue')
+          .values(queued)
+          .onConflict((conflict) =>
+            conflict.columns(['tenant_id', 'turn_id']).doUpdateSet({
+              due_at: sql`excluded.due_at`,
+              requested: sql`seal_queue.requested or excluded.requested`,
+            }),
+          )
+          .execute();
+      }
+    });
+    return outcomes;
+  }
+}
