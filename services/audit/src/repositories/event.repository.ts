@@ -43,42 +43,42 @@ export class EventRepository {
     }
     const turnIds = [...byTurn.keys()].sort();
     await this.store.forTenant(tenantId).transaction(async (trx) => {
-      const open = new Set<string>();
-      for (const turnId of turnIds) {
+      // One statement for every turn of the batch, in turn-id order: created, or locked if still open.
+      const turnRows = turnIds.map((turnId) => {
         const events = byTurn.get(turnId) ?? [];
-        const first = events[0];
-        if (first === undefined) continue;
         const times = events.map((event) => event.occurredAt.getTime());
-        const earliest = new Date(Math.min(...times));
-        const latest = new Date(Math.max(...times));
-        const locked = await trx
-          .insertInto('turns')
-          .values({
-            tenant_id: tenantId,
-            turn_id: turnId,
-            user_id: first.userId,
-            state: 'open',
-            started_at: earliest,
-            last_event_at: latest,
-            sealed_at: null,
-            envelope: null,
-            envelope_hash: null,
-            log_index: null,
-            chain_seq: null,
-          })
-          .onConflict((conflict) =>
-            conflict
-              .columns(['tenant_id', 'turn_id'])
-              .doUpdateSet({
-                started_at: sql`least(turns.started_at, excluded.started_at)`,
-                last_event_at: sql`greatest(turns.last_event_at, excluded.last_event_at)`,
-              })
-              .where('turns.state', '=', 'open'),
-          )
-          .returning('turn_id')
-          .executeTakeFirst();
-        if (locked !== undefined) open.add(turnId);
-      }
+        return {
+          tenant_id: tenantId,
+          turn_id: turnId,
+          user_id: events[0]?.userId ?? '',
+          state: 'open' as const,
+          started_at: new Date(Math.min(...times)),
+          last_event_at: new Date(Math.max(...times)),
+          sealed_at: null,
+          envelope: null,
+          envelope_hash: null,
+          log_index: null,
+          chain_seq: null,
+        };
+      });
+      const locked =
+        turnRows.length === 0
+          ? []
+          : await trx
+              .insertInto('turns')
+              .values(turnRows)
+              .onConflict((conflict) =>
+                conflict
+                  .columns(['tenant_id', 'turn_id'])
+                  .doUpdateSet({
+                    started_at: sql`least(turns.started_at, excluded.started_at)`,
+                    last_event_at: sql`greatest(turns.last_event_at, excluded.last_event_at)`,
+                  })
+                  .where('turns.state', '=', 'open'),
+              )
+              .returning('turn_id')
+              .execute();
+      const open = new Set(locked.map((row) => row.turn_id));
 
       const insertable = rows.filter((row) => open.has(row.turnId));
       const inserted = new Set<string>();
