@@ -10,6 +10,7 @@ import {
   whoami,
   type CliIo,
 } from './commands.js';
+import { verifyCommand } from './verify-command.js';
 
 export const USAGE = `usage: aibox <command> [options]
 
@@ -18,6 +19,9 @@ export const USAGE = `usage: aibox <command> [options]
   logout                                   revoke the refresh token and forget the credentials
   whoami [--gateway URL]                   show who the gateway says you are (default ${DEFAULT_GATEWAY},
                                            or AIBOX_GATEWAY_URL)
+  verify PROOF.json --keys KEYS.json [--prev PREV-RECEIPT.json] [--checkpoint OLDER-CHECKPOINT.txt]
+                                           check a turn's receipt proof offline; exits 1 naming the first
+                                           failure
 
 Credentials live in $AIBOX_CONFIG_DIR/credentials.json (default ~/.config/aibox/).`;
 
@@ -30,9 +34,13 @@ function setting(value: string | undefined, env: string | undefined, fallback: s
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    const { values } = parseArgs({
+    const { values, positionals } = parseArgs({
       args: rest,
+      allowPositionals: command === 'verify',
       options: {
+        keys: { type: 'string' },
+        prev: { type: 'string' },
+        checkpoint: { type: 'string' },
         issuer: { type: 'string' },
         'client-id': { type: 'string' },
         gateway: { type: 'string' },
@@ -60,6 +68,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case 'whoami':
         await whoami(setting(values.gateway, io.env['AIBOX_GATEWAY_URL'], DEFAULT_GATEWAY), io);
         return 0;
+      case 'verify': {
+        const [proof, ...extra] = positionals;
+        if (proof === undefined || extra.length > 0 || values.keys === undefined) {
+          throw new CliError('usage', 'verify needs one proof file and --keys');
+        }
+        return await verifyCommand(
+          {
+            proof,
+            keys: values.keys,
+            ...(values.prev === undefined ? {} : { prev: values.prev }),
+            ...(values.checkpoint === undefined ? {} : { checkpoint: values.checkpoint }),
+          },
+          io,
+        );
+      }
       case undefined:
         throw new CliError('usage', 'no command given');
       default:
