@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 
 const START_TIMEOUT_MS = 30_000;
@@ -79,4 +80,34 @@ export function startChild(options: ChildTargetOptions): Promise<ChildTarget> {
       resolve({ match, stop });
     });
   });
+}
+
+/** A port nothing listens on right now on 127.0.0.1 (the OS picks it). */
+export function freePort(at = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(at, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address === null || typeof address === 'string') reject(new Error('no port was assigned'));
+        else resolve(address.port);
+      });
+    });
+  });
+}
+
+/** A free HTTP port whose gRPC port (HTTP + 1000, ARCHITECTURE §1) is free too. */
+export async function freeServicePorts(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const http = await freePort();
+    if (http + 1000 > 65_535) continue;
+    try {
+      await freePort(http + 1000);
+      return http;
+    } catch {
+      // Taken: try another.
+    }
+  }
+  throw new Error('found no free HTTP port with a free gRPC port beside it');
 }

@@ -9,7 +9,7 @@ import { generateKeySetValue } from '@aibox/identity';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 
 import type { Benchmark, BenchResult } from './bench.js';
-import { startChild, type ChildTarget } from './child-target.js';
+import { freePort, startChild, type ChildTarget } from './child-target.js';
 import { loadHttp, summarizeHttp, type HttpLoadOptions, type HttpSample } from './measure.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -122,20 +122,6 @@ http {
     ],
     ready: /^ready$/,
     stopWith: 'sigterm',
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address === null || typeof address === 'string') fail(new Error('no port was assigned'));
-        else done(address.port);
-      });
-    });
   });
 }
 

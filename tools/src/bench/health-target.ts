@@ -1,8 +1,8 @@
-import { createServer } from 'node:net';
-
 import { generateKeySetValue } from '@aibox/identity';
 import { bootService } from '@aibox/platform';
 import fastify from 'fastify';
+
+import { freePort } from './child-target.js';
 
 /**
  * The server side of the `platform-health` benchmark, run as its own process so that the load generator does
@@ -13,23 +13,6 @@ import fastify from 'fastify';
 interface Target {
   readonly url: string;
   close(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address === null || typeof address === 'string') {
-          reject(new Error('no port was assigned'));
-        } else {
-          resolve(address.port);
-        }
-      });
-    });
-  });
 }
 
 /** The baseline: Fastify with one route, nothing else. */

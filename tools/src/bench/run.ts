@@ -13,12 +13,18 @@ import {
   type BenchmarkReport,
   type ResultsFile,
 } from './bench.js';
+import { auditBenchmark } from './audit.bench.js';
 import { gatewayProxyBenchmark } from './gateway-proxy.bench.js';
 import { platformHealthBenchmark } from './platform-health.bench.js';
 import { principalBenchmark } from './principal.bench.js';
 
 /** Every benchmark `make bench` runs, in order. Add new ones here. */
-const BENCHMARKS: readonly Benchmark[] = [principalBenchmark, platformHealthBenchmark, gatewayProxyBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [
+  principalBenchmark,
+  platformHealthBenchmark,
+  gatewayProxyBenchmark,
+  auditBenchmark,
+];
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const RESULTS_FILE = join(ROOT, '.bench', 'results.json');
