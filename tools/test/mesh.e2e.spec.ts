@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,13 +7,14 @@ import { HEADER } from '@aibox/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { devLogins, signInWithCode } from '../../services/identity/test/support/identity-harness.js';
+import { runCli } from '../src/cli/run-cli.js';
 import { startMesh, type Mesh } from '../src/dev/index.js';
 
 /**
  * The mesh as `make dev` runs it — the built services as processes on their ARCHITECTURE §1 ports, with
  * generated development keys and embedded stores in a temporary data dir — driven the way the SPA will:
  * sign in at the identity service with the seeded user (authorization code + PKCE), then call the gateway.
- * Needs `make build` first (make test builds before it tests) and ports 8011 and 8080 free.
+ * Needs `make build` first (make test builds before it tests) and ports 8011, 8008/9008 and 8080 free.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ISSUER = 'http://127.0.0.1:8011';
@@ -71,6 +72,54 @@ describe('make dev mesh', () => {
       headers: { authorization: `Bearer ${tokens.access_token}` },
     });
     expect(admin.status).toBe(403);
+  });
+
+  it('seals the turn of a request into a receipt the user can fetch and verify offline with aibox verify', async () => {
+    const user = (await devLogins(dataDir)).find((login) => login.role === 'user');
+    const tokens = await signInWithCode(ISSUER, user?.email ?? '', user?.password ?? '');
+    const headers = { authorization: `Bearer ${tokens.access_token}` };
+    const me = await fetch(`${GATEWAY}/v1/me`, { headers });
+    await me.arrayBuffer();
+    const turnId = me.headers.get(HEADER.turnId) ?? '';
+
+    // The gateway published turn_started and turn_sealed; audit seals the turn within a checkpoint interval.
+    let receipt: Response | undefined;
+    for (let attempt = 0; attempt < 100 && receipt?.status !== 200; attempt += 1) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      receipt = await fetch(`${GATEWAY}/v1/receipts/${turnId}`, { headers });
+    }
+    expect(receipt?.status).toBe(200);
+    const body = (await receipt?.json()) as { envelope: { turn_id: string; event_count: number } };
+    expect(body.envelope).toMatchObject({ turn_id: turnId, event_count: 2 });
+
+    const proof = await (await fetch(`${GATEWAY}/v1/receipts/${turnId}/proof`, { headers })).text();
+    const keys = await (await fetch(`${GATEWAY}/v1/audit/keys`, { headers })).text();
+    await writeFile(join(dataDir, 'proof.json'), proof);
+    await writeFile(join(dataDir, 'keys.json'), keys);
+    const out: string[] = [];
+    const status = await runCli(
+      ['verify', join(dataDir, 'proof.json'), '--keys', join(dataDir, 'keys.json')],
+      {
+        env: {},
+        out: (line) => out.push(line),
+        err: (line) => out.push(line),
+      },
+    );
+    expect(out.at(-1)).toBe('verified');
+    expect(status).toBe(0);
+
+    // Another user's turn is not theirs to see.
+    const admin = (await devLogins(dataDir)).find((login) => login.role === 'admin');
+    const adminTokens = await signInWithCode(ISSUER, admin?.email ?? '', admin?.password ?? '');
+    const adminMe = await fetch(`${GATEWAY}/v1/me`, {
+      headers: { authorization: `Bearer ${adminTokens.access_token}` },
+    });
+    await adminMe.arrayBuffer();
+    const foreign = await fetch(
+      `${GATEWAY}/v1/audit/turns/${adminMe.headers.get(HEADER.turnId) ?? ''}/replay`,
+      { headers },
+    );
+    expect(foreign.status).toBe(404);
   });
 
   it('refuses a request without a token and never forwards it', async () => {
