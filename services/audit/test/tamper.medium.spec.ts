@@ -66,6 +66,33 @@ function flipLetter(text: string, needle: string): string {
   return `${text.slice(0, at + needle.length)}${letter === 'x' ? 'y' : 'x'}${text.slice(at + needle.length + 1)}`;
 }
 
+/** Rewrites lines of the tenant's latest checkpoint note; returns how to put it back. */
+async function damageLatestCheckpoint(
+  db: Db,
+  turnId: string,
+  change: (lines: string[]) => void,
+): Promise<() => Promise<void>> {
+  const { tenant_id } = await turnRow(db, turnId);
+  const latest = await db
+    .selectFrom('checkpoints')
+    .select(['tree_size', 'note'])
+    .where('tenant_id', '=', tenant_id)
+    .orderBy('tree_size', 'desc')
+    .executeTakeFirstOrThrow();
+  const write = async (note: string): Promise<void> => {
+    await db
+      .updateTable('checkpoints')
+      .set({ note })
+      .where('tenant_id', '=', tenant_id)
+      .where('tree_size', '=', latest.tree_size)
+      .execute();
+  };
+  const lines = latest.note.split('\n');
+  change(lines);
+  await write(lines.join('\n'));
+  return () => write(latest.note);
+}
+
 const TAMPERS: readonly Tamper[] = [
   {
     name: 'one byte of a stored event',
@@ -160,65 +187,24 @@ const TAMPERS: readonly Tamper[] = [
     name: 'a checkpoint',
     logCode: 'checkpoint_invalid',
     proofCodes: ['checkpoint_signature_invalid'],
-    async apply({ sql: store }, turnId) {
-      const { tenant_id } = await turnRow(store.db, turnId);
-      const latest = await store.db
-        .selectFrom('checkpoints')
-        .select(['tree_size', 'note'])
-        .where('tenant_id', '=', tenant_id)
-        .orderBy('tree_size', 'desc')
-        .executeTakeFirstOrThrow();
-      const lines = latest.note.split('\n');
-      lines[2] = `${(lines[2] ?? '').startsWith('A') ? 'B' : 'A'}${(lines[2] ?? '').slice(1)}`;
-      await store.db
-        .updateTable('checkpoints')
-        .set({ note: lines.join('\n') })
-        .where('tenant_id', '=', tenant_id)
-        .where('tree_size', '=', latest.tree_size)
-        .execute();
-      return async () => {
-        await store.db
-          .updateTable('checkpoints')
-          .set({ note: latest.note })
-          .where('tenant_id', '=', tenant_id)
-          .where('tree_size', '=', latest.tree_size)
-          .execute();
-      };
-    },
+    apply: ({ sql: store }, turnId) =>
+      damageLatestCheckpoint(store.db, turnId, (lines) => {
+        const root = lines[2] ?? '';
+        lines[2] = `${root.startsWith('A') ? 'B' : 'A'}${root.slice(1)}`;
+      }),
   },
   {
     name: 'a signature',
     logCode: 'checkpoint_invalid',
     proofCodes: ['checkpoint_signature_invalid'],
-    async apply({ sql: store }, turnId) {
-      const { tenant_id } = await turnRow(store.db, turnId);
-      const latest = await store.db
-        .selectFrom('checkpoints')
-        .select(['tree_size', 'note'])
-        .where('tenant_id', '=', tenant_id)
-        .orderBy('tree_size', 'desc')
-        .executeTakeFirstOrThrow();
-      const lines = latest.note.split('\n');
-      const last = lines.length - 2;
-      const line = lines[last] ?? '';
-      // Change a character near the end of the base64 signature.
-      const at = line.length - 4;
-      lines[last] = `${line.slice(0, at)}${line[at] === 'A' ? 'B' : 'A'}${line.slice(at + 1)}`;
-      await store.db
-        .updateTable('checkpoints')
-        .set({ note: lines.join('\n') })
-        .where('tenant_id', '=', tenant_id)
-        .where('tree_size', '=', latest.tree_size)
-        .execute();
-      return async () => {
-        await store.db
-          .updateTable('checkpoints')
-          .set({ note: latest.note })
-          .where('tenant_id', '=', tenant_id)
-          .where('tree_size', '=', latest.tree_size)
-          .execute();
-      };
-    },
+    apply: ({ sql: store }, turnId) =>
+      damageLatestCheckpoint(store.db, turnId, (lines) => {
+        // A character near the end of the base64 signature.
+        const last = lines.length - 2;
+        const line = lines[last] ?? '';
+        const at = line.length - 4;
+        lines[last] = `${line.slice(0, at)}${line[at] === 'A' ? 'B' : 'A'}${line.slice(at + 1)}`;
+      }),
   },
   {
     name: 'two events reordered',

@@ -105,7 +105,11 @@ async function loop(
   let count = 0;
   await Promise.all(
     Array.from({ length: publishers }, async () => {
-      while (performance.now() < end) count += await work();
+      while (performance.now() < end) {
+        // Not `count += await work()`: that reads `count` before awaiting and loses the other loops' counts.
+        const done = await work();
+        count += done;
+      }
     }),
   );
   return { count, seconds: (performance.now() - started) / 1000 };
