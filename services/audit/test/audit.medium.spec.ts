@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { verifyReceiptProof, type Receipt, type ReceiptProof } from '@aibox/audit-proof';
 import { PublishStatus, TurnEventServiceClient, type PutArtifactResponse } from '@aibox/contracts';
-import { newTurnId } from '@aibox/identity';
+import { generateKeySetValue, newTurnId } from '@aibox/identity';
 import { needs } from '@aibox/testing';
 
 import {
@@ -252,6 +252,7 @@ describe.each(adapters)('audit on %s', (adapter) => {
     expect(missing.status).toBe(404);
     expect(missing.json()).toMatchObject({ code: 'artifact_unknown' });
     expect((await new Caller(audit, bob).get(refs[0]?.url ?? '')).status).toBe(404);
+    expect((await new Caller(audit, outsider).get(refs[0]?.url ?? '')).status).toBe(404);
     const unknownKind = await caller.get(`/v1/audit/turns/${turnId}/artifacts/${eventId}/tool_output`);
     expect(unknownKind.json()).toMatchObject({ code: 'artifact_unknown' });
 
@@ -383,5 +384,59 @@ describe('sealing', () => {
     });
     const replay = await caller.get(`/v1/audit/turns/${turnId}/replay`);
     expect(replay.status).toBe(404);
+  });
+});
+
+describe('signing key rotation', () => {
+  it('signs new checkpoints with the new key while checkpoints signed before still verify', async () => {
+    const identity = await newAuditIdentity('pglite');
+    const who: Who = { tid: newTenant(), uid: 'ada' };
+    const admin: Who = { tid: who.tid, uid: 'root', roles: ['user', 'admin'] };
+    let audit = await startAudit(identity);
+    try {
+      const before = await receiptOf(new Caller(audit, who), await sealedTurn(new Caller(audit, who)));
+      const oldCheckpoint = before.log.checkpoint;
+      const oldKeys = (await new Caller(audit, who).get('/v1/audit/keys')).json<{
+        keys: { kid: string }[];
+      }>();
+      await audit.close();
+
+      // The operator puts a new key first and keeps the old one.
+      const rotated = {
+        ...identity,
+        signingKeys: `${generateKeySetValue(['test-audit-2'], 32)},${identity.signingKeys}`,
+      };
+      audit = await startAudit(rotated);
+      const caller = new Caller(audit, who);
+      const keys = (await caller.get('/v1/audit/keys')).json<{ keys: { kid: string }[] }>();
+      expect(keys.keys).toHaveLength(2);
+      expect(keys.keys[1]?.kid).toBe(oldKeys.keys[0]?.kid);
+
+      const afterId = await sealedTurn(caller);
+      const after = await receiptOf(caller, afterId);
+      const signer = (note: string): string => note.trimEnd().split('\n').at(-1)?.split(' ')[1] ?? '';
+      expect(signer(after.log.checkpoint)).toBe(signer(oldCheckpoint));
+      expect(after.log.checkpoint.split('\n').at(-2)).not.toBe(oldCheckpoint.split('\n').at(-2));
+
+      const oldSize = Number(oldCheckpoint.split('\n')[1]);
+      const proof = (
+        await caller.get(`/v1/receipts/${afterId}/proof?from_size=${oldSize}`)
+      ).json<ReceiptProof>();
+      expect(
+        await verifyReceiptProof(proof, keys, { prev: before, checkpoint: oldCheckpoint }),
+      ).toMatchObject({ ok: true });
+      // With only the old key, the new checkpoint is not trusted.
+      expect(await verifyReceiptProof(proof, oldKeys)).toMatchObject({
+        ok: false,
+        failure: { code: 'checkpoint_key_unknown' },
+      });
+      expect((await new Caller(audit, admin).get('/v1/admin/audit/verify')).json()).toMatchObject({
+        ok: true,
+        checkpoints_checked: 2,
+      });
+    } finally {
+      await audit.close();
+      await removeIdentity(identity);
+    }
   });
 });
