@@ -440,3 +440,36 @@ describe('signing key rotation', () => {
     }
   });
 });
+
+describe('sealing on request', () => {
+  let audit: TestAudit;
+
+  beforeAll(async () => {
+    // A long interval: only a turn that asks to be sealed can get a receipt during this test.
+    audit = await startAudit(await newAuditIdentity('pglite'), {
+      AUDIT_CHECKPOINT_MS: '60000',
+      AUDIT_SEAL_IDLE_S: '3600',
+    });
+  });
+  afterAll(async () => {
+    await audit.close();
+    await removeIdentity(audit.identity);
+  });
+
+  it('seals a quiet tenant at once, then holds its next checkpoint for the interval, other tenants unaffected', async () => {
+    const first: Who = { tid: newTenant(), uid: 'ada' };
+    const second: Who = { tid: newTenant(), uid: 'bob' };
+    const ada = new Caller(audit, first);
+    // Its turn_sealed wakes the sealer: no waiting for the interval.
+    const one = await receiptOf(ada, await sealedTurn(ada));
+    expect(one.log.tree_size).toBe(1);
+
+    const twoId = await sealedTurn(ada);
+    const bob = new Caller(audit, second);
+    const other = await receiptOf(bob, await sealedTurn(bob));
+    expect(other.log.tree_size).toBe(1);
+    // Ada's tenant had its checkpoint less than an interval ago: her second turn waits for the next one.
+    const pending = await ada.get(`/v1/receipts/${twoId}`);
+    expect(pending.json()).toMatchObject({ code: 'receipt_pending' });
+  });
+});

@@ -8,6 +8,8 @@ import { normalizeEvent, type WireTurnEvent } from './event-normalizer.js';
 export interface IngestOptions {
   readonly maxEventBytes: number;
   readonly maxBatchEvents: number;
+  /** Called after a commit in which a turn of the tenant asked to be sealed (`turn_sealed`/`turn_failed`). */
+  readonly onSealRequested?: (tenantId: string) => void;
 }
 
 interface Waiting {
@@ -121,10 +123,13 @@ export class IngestService {
           count += next.rows.length;
         }
         try {
-          const outcomes = await this.events.commit(
-            tenantId,
-            group.flatMap((waiting) => waiting.rows),
-          );
+          const committed = group.flatMap((waiting) => waiting.rows);
+          const outcomes = await this.events.commit(tenantId, committed);
+          if (
+            outcomes.some((outcome, index) => outcome === 'accepted' && committed[index]?.closesTurn === true)
+          ) {
+            this.options.onSealRequested?.(tenantId);
+          }
           let offset = 0;
           for (const waiting of group) {
             waiting.resolve(outcomes.slice(offset, offset + waiting.rows.length));
