@@ -339,6 +339,7 @@ describe('sealing', () => {
     audit = await startAudit(await newAuditIdentity('pglite'), {
       AUDIT_SEAL_IDLE_S: '1',
       AUDIT_CHECKPOINT_MS: '200',
+      AUDIT_MAX_TURN_EVENTS: '4',
     });
   });
   afterAll(async () => {
@@ -373,6 +374,26 @@ describe('sealing', () => {
     // Once sealed by idleness the turn is closed like any other.
     const late = await caller.publish([turnEvent(who, quiet, 'turn_sealed')]);
     expect(late[0]).toMatchObject({ status: PublishStatus.REJECTED, code: 'turn_already_sealed' });
+  });
+
+  it('caps the events of one turn but still lets it close', async () => {
+    const caller = new Caller(audit, who);
+    const turnId = newTurnId();
+    const first = await caller.publish(
+      Array.from({ length: 3 }, () => turnEvent(who, turnId, 'tool_called')),
+    );
+    expect(first.map((result) => result.status)).toEqual([1, 1, 1].map(() => PublishStatus.ACCEPTED));
+    const more = await caller.publish([
+      turnEvent(who, turnId, 'tool_called'),
+      turnEvent(who, turnId, 'tool_returned'),
+      turnEvent(who, turnId, 'turn_sealed'),
+    ]);
+    expect(more.map((result) => [result.status, result.code])).toEqual([
+      [PublishStatus.ACCEPTED, ''],
+      [PublishStatus.REJECTED, 'turn_too_large'],
+      [PublishStatus.ACCEPTED, ''],
+    ]);
+    expect((await receiptOf(caller, turnId)).envelope.event_count).toBe(5);
   });
 
   it('answers a batch over the limit with an error and commits none of it', async () => {

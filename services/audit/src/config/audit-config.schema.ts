@@ -16,6 +16,8 @@ export const auditConfigSchema = z.object({
   AUDIT_CHECKPOINT_MS: intSetting(10, 60_000).default(250),
   /** The largest event accepted, as canonical JSON. */
   AUDIT_MAX_EVENT_BYTES: intSetting(1_024, 4 * 1024 * 1024).default(262_144),
+  /** The most events one turn may hold (besides its closing event): proofs and replays stay bounded. */
+  AUDIT_MAX_TURN_EVENTS: intSetting(2, 1_000_000).default(10_000),
   /** The most events one `Publish` may carry. */
   AUDIT_MAX_BATCH_EVENTS: intSetting(1, 10_000).default(1_000),
   /** The PostgreSQL schema of the audit tables: several audit deployments can share one database. */

@@ -17,7 +17,7 @@ export interface EventRow {
   readonly closesTurn: boolean;
 }
 
-export type CommitOutcome = 'accepted' | 'duplicate' | 'turn_already_sealed';
+export type CommitOutcome = 'accepted' | 'duplicate' | 'turn_already_sealed' | 'turn_too_large';
 
 /**
  * Commits events, one tenant per transaction. Per turn, in turn-id order (so two commits and a seal lock
@@ -30,6 +30,8 @@ export class EventRepository {
   constructor(
     private readonly store: SqlStore<AuditTables>,
     private readonly sealIdleMs: number,
+    /** Events one turn may hold; `turn_sealed`/`turn_failed` are always taken, so a full turn still closes. */
+    private readonly maxTurnEvents: number,
   ) {}
 
   /** The outcome of each row, in the order of `rows` (a repeated event id: the first wins, the rest are duplicates). */
@@ -80,7 +82,28 @@ export class EventRepository {
               .execute();
       const open = new Set(locked.map((row) => row.turn_id));
 
-      const insertable = rows.filter((row) => open.has(row.turnId));
+      const stored = new Map<string, number>();
+      if (open.size > 0) {
+        const counted = await trx
+          .selectFrom('events')
+          .select(['turn_id', sql<string>`count(*)`.as('events')])
+          .where('turn_id', 'in', [...open])
+          .groupBy('turn_id')
+          .execute();
+        for (const row of counted) stored.set(row.turn_id, Number(row.events));
+      }
+      const overLimit = new Set<number>();
+      const insertable = rows.filter((row, index) => {
+        if (!open.has(row.turnId)) return false;
+        if (row.closesTurn) return true;
+        const held = stored.get(row.turnId) ?? 0;
+        if (held >= this.maxTurnEvents) {
+          overLimit.add(index);
+          return false;
+        }
+        stored.set(row.turnId, held + 1);
+        return true;
+      });
       const inserted = new Set<string>();
       if (insertable.length > 0) {
         const returned = await trx
@@ -103,7 +126,9 @@ export class EventRepository {
           .execute();
         for (const { event_id } of returned) inserted.add(event_id);
       }
-      const refused = rows.filter((row) => !open.has(row.turnId)).map((row) => row.eventId);
+      const refused = rows
+        .filter((row, index) => !open.has(row.turnId) || overLimit.has(index))
+        .map((row) => row.eventId);
       const existing = new Set<string>();
       if (refused.length > 0) {
         const found = await trx
@@ -115,9 +140,11 @@ export class EventRepository {
       }
       const closing = new Set<string>();
       const touched = new Set<string>();
-      for (const row of rows) {
+      for (const [index, row] of rows.entries()) {
         if (!open.has(row.turnId)) {
           outcomes.push(existing.has(row.eventId) ? 'duplicate' : 'turn_already_sealed');
+        } else if (overLimit.has(index)) {
+          outcomes.push(existing.has(row.eventId) ? 'duplicate' : 'turn_too_large');
         } else if (inserted.delete(row.eventId)) {
           outcomes.push('accepted');
           touched.add(row.turnId);

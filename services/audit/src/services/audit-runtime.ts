@@ -111,13 +111,16 @@ export async function createAuditRuntime(
 
   const log = new LogRepository(sql, () => keys.signer, config.AUDIT_LOG_ORIGIN);
   const sealer = new Sealer(sql, log, { checkpointMs: config.AUDIT_CHECKPOINT_MS }, logger);
-  const ingest = new IngestService(new EventRepository(sql, config.AUDIT_SEAL_IDLE_S * 1000), {
-    maxEventBytes: config.AUDIT_MAX_EVENT_BYTES,
-    maxBatchEvents: config.AUDIT_MAX_BATCH_EVENTS,
-    onSealRequested: (tenantId) => {
-      sealer.nudge(tenantId);
+  const ingest = new IngestService(
+    new EventRepository(sql, config.AUDIT_SEAL_IDLE_S * 1000, config.AUDIT_MAX_TURN_EVENTS),
+    {
+      maxEventBytes: config.AUDIT_MAX_EVENT_BYTES,
+      maxBatchEvents: config.AUDIT_MAX_BATCH_EVENTS,
+      onSealRequested: (tenantId) => {
+        sealer.nudge(tenantId);
+      },
     },
-  });
+  );
   // Closed before the stores (closeables close newest first): a pass in flight finishes.
   closeables.add('sealer', sealer);
   sealer.start();

@@ -14,7 +14,8 @@ export type EventRejectCode =
   | 'attributes_invalid'
   | 'artifact_invalid'
   | 'event_too_large'
-  | 'turn_already_sealed';
+  | 'turn_already_sealed'
+  | 'turn_too_large';
 
 /** An event as a gRPC handler receives it (proto-loader: camelCase, defaults filled, oneof names set). */
 export interface WireTurnEvent {
