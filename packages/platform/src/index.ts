@@ -137,5 +137,6 @@ export {
 export type { RouteAuthCheckOptions, RouteAuthDecision } from './auth/route-auth.check.js';
 
 // Validation
+export { ByteLimit } from './streams/byte-limit.js';
 export { ZodPipe } from './validation/zod.pipe.js';
 export type { ValidationIssue } from './validation/zod.pipe.js';

@@ -1,7 +1,8 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 
 import type { PutArtifactResponse } from '@aibox/contracts';
 import { isUuid } from '@aibox/identity';
+import { ByteLimit } from '@aibox/platform';
 import type { ObjectStore, SqlStore } from '@aibox/stores';
 
 import { AuditError } from '../errors/audit.error.js';
@@ -17,24 +18,6 @@ export interface ArtifactHeader {
 
 const KIND = /^[a-z][a-z0-9_]{0,31}$/;
 const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}(;[ -~]{0,200})?$/i;
-
-/** Passes bytes through until `limit`, then fails the stream (nothing partial is kept by the store). */
-class ByteLimit extends Transform {
-  private seen = 0;
-
-  constructor(private readonly limit: number) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.limit) {
-      callback(new AuditError('artifact_invalid', { detail: `the body exceeds ${this.limit} bytes` }));
-      return;
-    }
-    callback(null, chunk);
-  }
-}
 
 /** The object key of a body: content-addressed, so one body is stored once per tenant. */
 export function artifactKey(sha256: string): string {
@@ -71,7 +54,12 @@ export class ArtifactService {
           : header.contentType;
       if (!CONTENT_TYPE.test(contentType))
         throw new AuditError('artifact_invalid', { detail: 'content_type is not a media type' });
-      const limited = body.pipe(new ByteLimit(this.maxBytes));
+      const limited = body.pipe(
+        new ByteLimit(
+          this.maxBytes,
+          (max) => new AuditError('artifact_invalid', { detail: `the body exceeds ${max} bytes` }),
+        ),
+      );
       body.once('error', (error) => limited.destroy(error));
       const stored = await this.objects.putContent(tenantId, limited, { contentType });
       await this.store.forTenant(tenantId).transaction((trx) =>

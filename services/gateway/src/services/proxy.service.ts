@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import { LogRequest, LogResponse } from '@aibox/contracts';
 import { GRPC_METADATA, HEADER, isSpoofableHeader, isUuid, newTurnId } from '@aibox/identity';
-import { PlatformError, setContextPrincipal, type Logger } from '@aibox/platform';
+import { ByteLimit, PlatformError, setContextPrincipal, type Logger } from '@aibox/platform';
 
 import { logRequestBody } from '../dtos/audit-log.dto.js';
 import type { MeResponse } from '../dtos/me.dto.js';
@@ -19,7 +19,7 @@ import type { ServiceTokenRepository } from '../repositories/service-token.repos
 import type { TurnEventsRepository } from '../repositories/turn-events.repository.js';
 import { authenticatedOf, type Authenticated } from './authentication.service.js';
 import type { IdentityStamper, Stamp } from './identity-stamp.service.js';
-import { BodyTooLargeError, ByteLimit, checkDeclaredLength, hasBody, readBody } from './request-body.js';
+import { BodyTooLargeError, checkDeclaredLength, hasBody, readBody } from './request-body.js';
 import {
   ADMIN_PREFIX,
   downstreamPath,
@@ -239,7 +239,10 @@ export class ProxyService {
 
     let body: ByteLimit | undefined;
     if (hasBody(raw)) {
-      const limited = new ByteLimit(limit);
+      const limited = new ByteLimit(
+        limit,
+        (max) => new BodyTooLargeError(`the request body exceeds ${max} bytes`),
+      );
       pipeline(raw, limited, () => undefined);
       body = limited;
     }

@@ -1,29 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
 
 import { PlatformError } from '@aibox/platform';
 
 /** Raised inside the body stream when it grows past the limit. */
 export class BodyTooLargeError extends Error {
   override readonly name = 'BodyTooLargeError';
-}
-
-/** Passes bytes through until more than `limit` have gone by, then fails the stream. */
-export class ByteLimit extends Transform {
-  private seen = 0;
-
-  constructor(private readonly limit: number) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.limit) {
-      callback(new BodyTooLargeError(`the request body exceeds ${this.limit} bytes`));
-      return;
-    }
-    callback(null, chunk);
-  }
 }
 
 /** Whether the request announces a body (a length above zero or chunked transfer). */
