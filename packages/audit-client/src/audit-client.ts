@@ -13,7 +13,13 @@ import {
   type PublishResult,
   type TurnEventType,
 } from '@aibox/contracts';
-import { GRPC_METADATA, newTurnId, signPrincipal, type KeySet } from '@aibox/identity';
+import {
+  GRPC_METADATA,
+  INTERNAL_PRINCIPAL_ISSUER,
+  newTurnId,
+  signPrincipal,
+  type KeySet,
+} from '@aibox/identity';
 
 import { AuditClientError } from './audit-client.error.js';
 import {
@@ -631,7 +637,7 @@ export class AuditClient {
           uid: first.userId,
           email: '',
           roles: ['service'],
-          iss: 'aibox-internal',
+          iss: INTERNAL_PRINCIPAL_ISSUER,
           sub: this.service,
         },
         this.keys,

@@ -1,6 +1,6 @@
 export { HEADER, GRPC_METADATA, isSpoofableHeader, stripSpoofableHeaders } from './headers.js';
 export { parseKeySet, generateKeySetValue, type KeySet } from './key-set.js';
-export { signPrincipal, verifyPrincipal, type Principal } from './principal.js';
+export { INTERNAL_PRINCIPAL_ISSUER, signPrincipal, verifyPrincipal, type Principal } from './principal.js';
 export { signCapToken, verifyCapToken, hasCapability, type CapToken } from './cap-token.js';
 export { IdentityError, type IdentityErrorCode } from './identity.error.js';
 export { canonicalJson } from './canonical-json.js';

@@ -1,6 +1,12 @@
 import type { KeySet } from './key-set.js';
 import { signToken, verifyToken, type TokenKind } from './signed-token.js';
 
+/**
+ * `iss` of principals the mesh's own services sign for the work they do on a turn's behalf (audit-client);
+ * the gateway stamps a user's token issuer there, which is a URL and can never be this.
+ */
+export const INTERNAL_PRINCIPAL_ISSUER = 'aibox-internal';
+
 /** Who is asking, as stamped by the gateway in `X-Aibox-Principal`. `iat`/`exp` are unix seconds. */
 export interface Principal {
   tid: string;

@@ -154,6 +154,36 @@ describe.each(adapters)('audit on %s', (adapter) => {
     expect(single).toMatchObject({ status: PublishStatus.REJECTED, code: 'turn_already_sealed' });
   });
 
+  it('lets a user log events only as themselves, and keeps every turn to one user', async () => {
+    const turnId = newTurnId();
+    const asBob = await new Caller(audit, ada).log(turnEvent(bob, turnId, 'tool_called'));
+    expect(asBob).toMatchObject({ status: PublishStatus.REJECTED, code: 'user_mismatch' });
+
+    // A mesh service publishes for whichever user a turn is, but a turn has one user.
+    const service = new Caller(audit, { tid: tenant, uid: 'agent-runtime', service: true });
+    const results = await service.publish([
+      turnEvent(ada, turnId, 'turn_started'),
+      turnEvent(bob, turnId, 'tool_called'),
+    ]);
+    expect(results.map((result) => [result.status, result.code])).toEqual([
+      [PublishStatus.ACCEPTED, ''],
+      [PublishStatus.REJECTED, 'turn_user_mismatch'],
+    ]);
+    const later = await service.publish([
+      turnEvent(bob, turnId, 'tool_called'),
+      turnEvent(ada, turnId, 'tool_called'),
+    ]);
+    expect(later.map((result) => [result.status, result.code])).toEqual([
+      [PublishStatus.REJECTED, 'turn_user_mismatch'],
+      [PublishStatus.ACCEPTED, ''],
+    ]);
+    const replay = (await new Caller(audit, ada).get(`/v1/audit/turns/${turnId}/replay`)).json<{
+      events: unknown[];
+    }>();
+    expect(replay.events).toHaveLength(2);
+    expect((await new Caller(audit, bob).get(`/v1/audit/turns/${turnId}/replay`)).status).toBe(404);
+  });
+
   it('links turns into a chain and proves the log only grew', async () => {
     const caller = new Caller(audit, ada);
     const first = await receiptOf(caller, await sealedTurn(caller));

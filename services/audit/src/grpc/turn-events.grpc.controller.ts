@@ -45,7 +45,7 @@ export class TurnEventsGrpcController {
     @Payload() request: WirePublishRequest,
     @CurrentPrincipal() principal: Principal,
   ): Promise<PublishResponse> {
-    return { results: await this.ingest.publish(principal.tid, request.events ?? []) };
+    return { results: await this.ingest.publish(principal, request.events ?? []) };
   }
 
   @GrpcMethod('AuditService', 'Log')
@@ -53,7 +53,7 @@ export class TurnEventsGrpcController {
     @Payload() request: WireLogRequest,
     @CurrentPrincipal() principal: Principal,
   ): Promise<LogResponse> {
-    const [result] = await this.ingest.publish(principal.tid, [request.event ?? {}]);
+    const [result] = await this.ingest.publish(principal, [request.event ?? {}]);
     return { result };
   }
 

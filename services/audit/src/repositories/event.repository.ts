@@ -17,7 +17,8 @@ export interface EventRow {
   readonly closesTurn: boolean;
 }
 
-export type CommitOutcome = 'accepted' | 'duplicate' | 'turn_already_sealed' | 'turn_too_large';
+export type CommitOutcome =
+  'accepted' | 'duplicate' | 'turn_already_sealed' | 'turn_too_large' | 'turn_user_mismatch';
 
 /**
  * Commits events, one tenant per transaction. Per turn, in turn-id order (so two commits and a seal lock
@@ -45,6 +46,18 @@ export class EventRepository {
     }
     const turnIds = [...byTurn.keys()].sort();
     await this.store.forTenant(tenantId).transaction(async (trx) => {
+      // A turn belongs to the user of its first event: known turns keep their user, new ones take the first
+      // event's of this batch.
+      const owners = new Map<string, string>();
+      if (turnIds.length > 0) {
+        const known = await trx
+          .selectFrom('turns')
+          .select(['turn_id', 'user_id'])
+          .where('turn_id', 'in', turnIds)
+          .execute();
+        for (const row of known) owners.set(row.turn_id, row.user_id);
+      }
+      const owner = (turnId: string): string => owners.get(turnId) ?? byTurn.get(turnId)?.[0]?.userId ?? '';
       // One statement for every turn of the batch, in turn-id order: created, or locked if still open.
       const turnRows = turnIds.map((turnId) => {
         const events = byTurn.get(turnId) ?? [];
@@ -52,7 +65,7 @@ export class EventRepository {
         return {
           tenant_id: tenantId,
           turn_id: turnId,
-          user_id: events[0]?.userId ?? '',
+          user_id: owner(turnId),
           state: 'open' as const,
           started_at: new Date(Math.min(...times)),
           last_event_at: new Date(Math.max(...times)),
@@ -76,11 +89,32 @@ export class EventRepository {
                     started_at: sql`least(turns.started_at, excluded.started_at)`,
                     last_event_at: sql`greatest(turns.last_event_at, excluded.last_event_at)`,
                   })
-                  .where('turns.state', '=', 'open'),
+                  .where('turns.state', '=', 'open')
+                  .whereRef('turns.user_id', '=', 'excluded.user_id'),
               )
               .returning('turn_id')
               .execute();
       const open = new Set(locked.map((row) => row.turn_id));
+      // A turn left out is sealed, or open but another user's: a turn belongs to the user of its first event.
+      const refusedTurns = new Map<string, CommitOutcome>();
+      const closedOrForeign = turnIds.filter((turnId) => !open.has(turnId));
+      if (closedOrForeign.length > 0) {
+        const found = await trx
+          .selectFrom('turns')
+          .select(['turn_id', 'state'])
+          .where('turn_id', 'in', closedOrForeign)
+          .execute();
+        for (const row of found) {
+          refusedTurns.set(
+            row.turn_id,
+            row.state === 'sealed' ? 'turn_already_sealed' : 'turn_user_mismatch',
+          );
+        }
+      }
+      const foreign = new Set<number>();
+      rows.forEach((row, index) => {
+        if (open.has(row.turnId) && row.userId !== owner(row.turnId)) foreign.add(index);
+      });
 
       const stored = new Map<string, number>();
       if (open.size > 0) {
@@ -94,7 +128,7 @@ export class EventRepository {
       }
       const overLimit = new Set<number>();
       const insertable = rows.filter((row, index) => {
-        if (!open.has(row.turnId)) return false;
+        if (!open.has(row.turnId) || foreign.has(index)) return false;
         if (row.closesTurn) return true;
         const held = stored.get(row.turnId) ?? 0;
         if (held >= this.maxTurnEvents) {
@@ -127,7 +161,7 @@ export class EventRepository {
         for (const { event_id } of returned) inserted.add(event_id);
       }
       const refused = rows
-        .filter((row, index) => !open.has(row.turnId) || overLimit.has(index))
+        .filter((row, index) => !open.has(row.turnId) || overLimit.has(index) || foreign.has(index))
         .map((row) => row.eventId);
       const existing = new Set<string>();
       if (refused.length > 0) {
@@ -142,7 +176,11 @@ export class EventRepository {
       const touched = new Set<string>();
       for (const [index, row] of rows.entries()) {
         if (!open.has(row.turnId)) {
-          outcomes.push(existing.has(row.eventId) ? 'duplicate' : 'turn_already_sealed');
+          outcomes.push(
+            existing.has(row.eventId) ? 'duplicate' : (refusedTurns.get(row.turnId) ?? 'turn_already_sealed'),
+          );
+        } else if (foreign.has(index)) {
+          outcomes.push(existing.has(row.eventId) ? 'duplicate' : 'turn_user_mismatch');
         } else if (overLimit.has(index)) {
           outcomes.push(existing.has(row.eventId) ? 'duplicate' : 'turn_too_large');
         } else if (inserted.delete(row.eventId)) {

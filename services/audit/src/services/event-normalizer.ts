@@ -15,7 +15,9 @@ export type EventRejectCode =
   | 'artifact_invalid'
   | 'event_too_large'
   | 'turn_already_sealed'
-  | 'turn_too_large';
+  | 'turn_too_large'
+  | 'user_mismatch'
+  | 'turn_user_mismatch';
 
 /** An event as a gRPC handler receives it (proto-loader: camelCase, defaults filled, oneof names set). */
 export interface WireTurnEvent {

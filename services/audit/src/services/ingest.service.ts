@@ -1,5 +1,6 @@
 import { leafHash } from '@aibox/audit-proof';
 import { PublishStatus, type PublishResult } from '@aibox/contracts';
+import { INTERNAL_PRINCIPAL_ISSUER, type Principal } from '@aibox/identity';
 
 import { AuditError } from '../errors/audit.error.js';
 import type { CommitOutcome, EventRepository, EventRow } from '../repositories/event.repository.js';
@@ -36,7 +37,13 @@ export class IngestService {
     private readonly options: IngestOptions,
   ) {}
 
-  async publish(tenantId: string, wires: readonly WireTurnEvent[]): Promise<PublishResult[]> {
+  /**
+   * Mesh services (principals of {@link INTERNAL_PRINCIPAL_ISSUER}) publish for whichever user a turn belongs
+   * to; anybody else (a user through the gateway's `POST /v1/audit`) only for themselves.
+   */
+  async publish(principal: Principal, wires: readonly WireTurnEvent[]): Promise<PublishResult[]> {
+    const tenantId = principal.tid;
+    const onlyUser = principal.iss === INTERNAL_PRINCIPAL_ISSUER ? undefined : principal.uid;
     if (wires.length > this.options.maxBatchEvents) {
       throw new AuditError('batch_too_large', {
         detail: `${wires.length} events, at most ${this.options.maxBatchEvents}`,
@@ -59,6 +66,10 @@ export class IngestService {
         continue;
       }
       const { event, canonical } = normalized.value;
+      if (onlyUser !== undefined && event.user_id !== onlyUser) {
+        results.push({ eventId, status: PublishStatus.REJECTED, code: 'user_mismatch' });
+        continue;
+      }
       if (seen.has(event.event_id)) {
         results.push({ eventId, status: PublishStatus.DUPLICATE, code: '' });
         continue;

@@ -16,6 +16,7 @@ import {
   generateKeySetValue,
   GRPC_METADATA,
   HEADER,
+  INTERNAL_PRINCIPAL_ISSUER,
   newTurnId,
   parseKeySet,
   signCapToken,
@@ -120,6 +121,8 @@ export interface Who {
   readonly tid: string;
   readonly uid: string;
   readonly roles?: readonly string[];
+  /** A mesh service publishing on a turn's behalf (as audit-client signs), not a user. */
+  readonly service?: boolean;
 }
 
 export interface HttpAnswer {
@@ -146,14 +149,16 @@ export class Caller {
   principal(): string {
     const { tid, uid } = this.who;
     return signPrincipal(
-      {
-        tid,
-        uid,
-        email: `${uid}@example.test`,
-        roles: [...(this.who.roles ?? ['user'])],
-        iss: 'https://idp.test',
-        sub: uid,
-      },
+      this.who.service === true
+        ? { tid, uid, email: '', roles: ['service'], iss: INTERNAL_PRINCIPAL_ISSUER, sub: uid }
+        : {
+            tid,
+            uid,
+            email: `${uid}@example.test`,
+            roles: [...(this.who.roles ?? ['user'])],
+            iss: 'https://idp.test',
+            sub: uid,
+          },
       this.principalKeys,
     );
   }
