@@ -236,6 +236,28 @@ describe('inference-router admin path', () => {
     });
   });
 
+  it('serves a role reassigned by an admin on the very next request, without a restart', async () => {
+    const user = { roles: ['user'], caps: [] };
+    const models = async (): Promise<{ id: string; aibox_routes?: string[] }[]> =>
+      (await call('GET', '/v1/models', undefined, user)).json['data'] as {
+        id: string;
+        aibox_routes?: string[];
+      }[];
+    await call('PUT', '/v1/internal/roles/title', { models: ['openai/gpt-4o-mini'] });
+    expect((await models()).find((model) => model.id === 'title')?.aibox_routes).toEqual([
+      'openai/gpt-4o-mini',
+    ]);
+    await call('PUT', '/v1/internal/roles/title', { models: ['openai/gpt-4.1-nano', 'openai/gpt-4o-mini'] });
+    const listed = await models();
+    expect(listed.find((model) => model.id === 'title')?.aibox_routes).toEqual([
+      'openai/gpt-4.1-nano',
+      'openai/gpt-4o-mini',
+    ]);
+    expect(listed.map((model) => model.id)).toContain('openai/gpt-4.1-nano');
+    expect(listed.find((model) => model.id === 'embedding')).toBeUndefined();
+    expect((await fetch(`${router.httpUrl}/v1/models`)).status).toBe(401);
+  });
+
   it('re-probes a changed key, and can drop a key', async () => {
     const wrong = await call('PATCH', '/v1/internal/providers/openai', {
       api_key: 'sk-wrong-key-111111111111',
@@ -244,6 +266,11 @@ describe('inference-router admin path', () => {
     expect((await call('GET', '/v1/internal/providers/openai')).json['key_hint']).toBe('sk-…KLMN');
     const disabled = await call('PATCH', '/v1/internal/providers/openai', { enabled: false });
     expect(disabled).toMatchObject({ status: 200, json: { enabled: false, key_hint: 'sk-…KLMN' } });
+    // A disabled provider's models are not offered.
+    const offered = (await call('GET', '/v1/models', undefined, { roles: ['user'], caps: [] })).json[
+      'data'
+    ] as { id: string }[];
+    expect(offered.some((model) => model.id.startsWith('openai/'))).toBe(false);
     expect((await call('PATCH', '/v1/internal/providers/openai', {})).status).toBe(400);
   });
 

@@ -7,6 +7,8 @@ export const routerConfigSchema = z.object({
   AIBOX_CREDENTIALS_KEY: secret(base64KeySetting().optional()),
   /** How long the `GET {base_url}/models` probe of a registration may take. */
   INFERENCE_PROBE_TIMEOUT_MS: intSetting(100, 60_000).default(5_000),
+  /** The routing snapshot is rebuilt this often (and at once after each admin change). */
+  INFERENCE_SNAPSHOT_REFRESH_MS: intSetting(1_000, 3_600_000).default(30_000),
 });
 
 export type RouterConfigSchema = typeof routerConfigSchema;

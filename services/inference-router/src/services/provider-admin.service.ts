@@ -35,8 +35,8 @@ function isUniqueViolation(error: unknown): boolean {
 
 export interface ProviderAdminOptions {
   readonly probeTimeoutMs: number;
-  /** Called after every change, so the data path's snapshot is rebuilt at once. */
-  readonly onChange?: () => void;
+  /** Awaited after every change, so the data path's snapshot is rebuilt before the admin gets an answer. */
+  readonly onChange?: () => Promise<void>;
 }
 
 /**
@@ -86,7 +86,7 @@ export class ProviderAdmin {
       if (isUniqueViolation(error)) throw new ProviderConfigError('provider_exists', body.name);
       throw error;
     }
-    this.options.onChange?.();
+    await this.options.onChange?.();
     return { ...view(row), models };
   }
 
@@ -125,7 +125,7 @@ export class ProviderAdmin {
       .returningAll()
       .executeTakeFirst();
     if (row === undefined) throw new ProviderConfigError('provider_not_found', name);
-    this.options.onChange?.();
+    await this.options.onChange?.();
     return view(row);
   }
 
@@ -144,7 +144,7 @@ export class ProviderAdmin {
       );
     }
     await this.store.db.deleteFrom('providers').where('name', '=', name).execute();
-    this.options.onChange?.();
+    await this.options.onChange?.();
   }
 
   async roles(): Promise<{ roles: RoleView[] }> {
@@ -167,7 +167,7 @@ export class ProviderAdmin {
         conflict.column('role').doUpdateSet({ models: [...models], updated_at: sql<Date>`now()` }),
       )
       .execute();
-    this.options.onChange?.();
+    await this.options.onChange?.();
     return { role, models };
   }
 
