@@ -45,6 +45,10 @@ export async function noteVerifiersFromJwks(jwks: unknown): Promise<NoteVerifier
     if (!isRecord(jwk) || jwk['kty'] !== 'OKP' || jwk['crv'] !== 'Ed25519') {
       throw new AuditProofError('keys_invalid', `${where} is not an OKP Ed25519 key`);
     }
+    // Optional in JWK, but when present they must say what this key is for.
+    if ((jwk['alg'] ?? 'EdDSA') !== 'EdDSA' || (jwk['use'] ?? 'sig') !== 'sig') {
+      throw new AuditProofError('keys_invalid', `${where} is not an EdDSA signature key (alg, use)`);
+    }
     const { x, kid, note_key_name: name } = jwk;
     if (typeof x !== 'string' || typeof kid !== 'string' || typeof name !== 'string') {
       throw new AuditProofError('keys_invalid', `${where} lacks x, kid or note_key_name`);

@@ -39,6 +39,13 @@ function isSize(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
 
+/** Exact for every safe integer (`Math.log2` rounds: log2(2^50 + 1) is exactly 50 in doubles). */
+function isPowerOfTwo(n: number): boolean {
+  let k = 1;
+  while (k < n) k *= 2;
+  return k === n;
+}
+
 /** RFC 9162 §2.1.3.2: verifies an inclusion proof of `leaf` at `index` in the tree of `treeSize` with `root`. */
 export async function verifyInclusion(
   leaf: Uint8Array,
@@ -84,7 +91,7 @@ export async function verifyConsistency(
   if (!isSize(size1) || !isSize(size2) || size1 < 1 || size1 > size2) return false;
   if (size1 === size2) return proof.length === 0 && bytesEqual(root1, root2);
   if (proof.length === 0) return false;
-  const path = Number.isInteger(Math.log2(size1)) ? [root1, ...proof] : [...proof];
+  const path = isPowerOfTwo(size1) ? [root1, ...proof] : [...proof];
   let fn = size1 - 1;
   let sn = size2 - 1;
   while (fn % 2 === 1) {

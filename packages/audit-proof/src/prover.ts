@@ -23,9 +23,21 @@ function checkSize(name: string, value: number): void {
     throw new AuditProofError('tree_invalid', `${name} must be a whole number`);
 }
 
-/** The largest power of two that is at most `n` (n ≥ 1). */
+/**
+ * The largest power of two that is at most `n` (n ≥ 1), by doubling: `Math.log2` rounds near powers of two
+ * above 2^48, and `Math.clz32` stops at 2^32.
+ */
 function floorPow2(n: number): number {
-  return 2 ** Math.floor(Math.log2(n));
+  let k = 1;
+  while (k * 2 <= n) k *= 2;
+  return k;
+}
+
+/** log2 of a power of two, exactly. */
+function levelOf(size: number): number {
+  let level = 0;
+  for (let k = 1; k < size; k *= 2) level += 1;
+  return level;
 }
 
 /** The largest power of two strictly below `n` (n ≥ 2): MTH's split point. */
@@ -44,7 +56,7 @@ function pieces([start, end]: Range): NodeKey[] {
   while (at < end) {
     const size = floorPow2(end - at);
     if (at % size !== 0) throw new AuditProofError('tree_invalid', `range ${start}..${end} is not aligned`);
-    keys.push({ level: Math.log2(size), index: at / size });
+    keys.push({ level: levelOf(size), index: at / size });
     at += size;
   }
   return keys;

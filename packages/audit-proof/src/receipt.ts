@@ -132,6 +132,15 @@ function hashes(value: unknown, field: string): Uint8Array[] {
   return value.map((item, index) => hash(item, `${field}[${index}]`));
 }
 
+/** Parsed JSON always passes; a caller handing in objects with `undefined` or functions does not. */
+function json(value: unknown, field: string): void {
+  try {
+    canonicalJson(value);
+  } catch {
+    malformed(field, 'plain JSON');
+  }
+}
+
 function envelopeOf(value: unknown, field: string): TurnEnvelope {
   if (!isRecord(value)) malformed(field, 'an object');
   if (value['v'] !== 1) malformed(`${field}.v`, '1');
@@ -144,6 +153,7 @@ function envelopeOf(value: unknown, field: string): TurnEnvelope {
   if (!isRecord(chain)) malformed(`${field}.chain`, 'an object');
   count(chain['seq'], `${field}.chain.seq`);
   if (chain['prev'] !== null) hash(chain['prev'], `${field}.chain.prev`);
+  json(value, field);
   return value as unknown as TurnEnvelope;
 }
 
@@ -172,6 +182,7 @@ function proofOf(value: unknown): ReceiptProof {
     if (!isRecord(item)) malformed(field, 'an object');
     count(item['index'], `${field}.index`);
     if (!isRecord(item['event'])) malformed(`${field}.event`, 'an object');
+    json(item['event'], `${field}.event`);
     hash(item['leaf_hash'], `${field}.leaf_hash`);
     hashes(item['inclusion'], `${field}.inclusion`);
   });
@@ -230,25 +241,37 @@ async function check(
 
   const { envelope } = proof;
   const merkleRootHash = fromHex(envelope.merkle_root);
+  for (const [position, item] of proof.events.entries()) {
+    const { turn_id: turnId, tenant_id: tenantId } = item.event;
+    if (turnId !== envelope.turn_id || tenantId !== envelope.tenant_id) {
+      throw new Failure(
+        'event_foreign',
+        `event ${position} belongs to turn ${String(turnId)} of tenant ${String(tenantId)}, not to turn ${envelope.turn_id} of tenant ${envelope.tenant_id}`,
+      );
+    }
+  }
   const leaves: Uint8Array[] = [];
   for (const [position, item] of proof.events.entries()) {
-    const where = `event ${position}`;
-    if (item.event['turn_id'] !== envelope.turn_id || item.event['tenant_id'] !== envelope.tenant_id) {
-      throw new Failure('event_foreign', `${where} belongs to another turn or tenant`);
-    }
     const leaf = await leafHash(canonicalJson(item.event));
     if (!bytesEqual(leaf, fromHex(item.leaf_hash))) {
-      throw new Failure('event_hash_mismatch', `${where}: leaf hash does not match its canonical JSON`);
+      throw new Failure(
+        'event_hash_mismatch',
+        `event ${position}: leaf hash does not match its canonical JSON`,
+      );
     }
     leaves.push(leaf);
   }
-  if (
-    proof.events.length !== envelope.event_count ||
-    proof.events.some((item, position) => item.index !== position)
-  ) {
+  const outOfPlace = proof.events.findIndex((item, position) => item.index !== position);
+  if (outOfPlace >= 0) {
     throw new Failure(
       'event_missing',
-      `the envelope counts ${envelope.event_count} events; the proof carries ${proof.events.length} (indices must run 0…${envelope.event_count - 1})`,
+      `event ${outOfPlace} of the proof has index ${proof.events[outOfPlace]?.index ?? '?'}: the events must be 0…${envelope.event_count - 1} in order`,
+    );
+  }
+  if (proof.events.length !== envelope.event_count) {
+    throw new Failure(
+      'event_missing',
+      `the envelope counts ${envelope.event_count} event(s); the proof carries ${proof.events.length}`,
     );
   }
   for (const [position, item] of proof.events.entries()) {
@@ -345,6 +368,9 @@ async function check(
       throw new Failure('consistency_invalid', 'the older checkpoint is of a larger tree');
     const consistency = proof.consistency;
     if (older.size === 0) {
+      // Every log extends the empty one; a signed empty checkpoint must still carry the empty root.
+      if (!bytesEqual(older.rootHash, await sha256(new Uint8Array())))
+        throw new Failure('consistency_invalid', 'the older checkpoint is of size 0 but not the empty root');
       checks.push('consistency: the older tree is empty');
     } else if (consistency === undefined) {
       throw new Failure(

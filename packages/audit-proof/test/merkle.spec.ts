@@ -42,6 +42,68 @@ const ROOTS = [
   '5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
 ];
 
+// The same reference's inclusion and consistency proofs over those leaves (CT `merkle_tree_test`, also in
+// transparency-dev/merkle's testonly data).
+const INCLUSION_KAT: readonly (readonly [number, number, readonly string[]])[] = [
+  [0, 1, []],
+  [
+    0,
+    8,
+    [
+      '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
+    ],
+  ],
+  [
+    5,
+    8,
+    [
+      'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
+      'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+    ],
+  ],
+];
+const CONSISTENCY_KAT: readonly (readonly [number, number, readonly string[]])[] = [
+  [1, 1, []],
+  [
+    1,
+    8,
+    [
+      '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
+    ],
+  ],
+  [
+    6,
+    8,
+    [
+      '0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a',
+      'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+    ],
+  ],
+  [
+    2,
+    5,
+    [
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
+    ],
+  ],
+  [
+    6,
+    7,
+    [
+      '0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a',
+      'b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+    ],
+  ],
+];
+
 // --- A reference written straight from RFC 6962 §2.1 with node:crypto, independent of the package. ---
 const sha = (...parts: Buffer[]): Buffer => createHash('sha256').update(Buffer.concat(parts)).digest();
 const refLeaf = (data: Buffer): Buffer => sha(Buffer.of(0), data);
@@ -125,12 +187,32 @@ describe('RFC 9162 hashing', () => {
     );
   });
 
+  it('gives the Certificate Transparency inclusion and consistency proofs, which verify', async () => {
+    const leaves = LEAVES.map((hex) => Buffer.from(hex, 'hex'));
+    const stored = await storedTree(leaves);
+    const root = (size: number): Uint8Array => fromHex(ROOTS[size - 1] ?? '');
+    for (const [index, size, expected] of INCLUSION_KAT) {
+      const proof = await inclusionProof(index, size, stored.read);
+      expect(proof.map(toHex), `${index}/${size}`).toEqual(expected);
+      expect(await verifyInclusion(await leafHash(leaves[index] ?? ''), index, size, proof, root(size))).toBe(
+        true,
+      );
+    }
+    for (const [size1, size2, expected] of CONSISTENCY_KAT) {
+      const proof = await consistencyProof(size1, size2, stored.read);
+      expect(proof.map(toHex), `${size1}→${size2}`).toEqual(expected);
+      expect(await verifyConsistency(size1, size2, proof, root(size1), root(size2))).toBe(true);
+    }
+  });
+
   it('agrees with the reference MTH for every size up to 64, from stored nodes and from leaves', async () => {
     const leaves = data(64);
     const stored = await storedTree(leaves);
     for (let size = 1; size <= 64; size += 1) {
       const expected = mth(leaves.slice(0, size)).toString('hex');
+      const before = stored.reads();
       expect(toHex(await rootAt(size, stored.read)), `size ${size}`).toBe(expected);
+      expect(stored.reads() - before).toBe(1);
       expect(
         toHex(await merkleRoot(await Promise.all(leaves.slice(0, size).map((leaf) => leafHash(leaf))))),
       ).toBe(expected);
@@ -147,7 +229,8 @@ describe('inclusion proofs', () => {
       for (let index = 0; index < size; index += 1) {
         const before = stored.reads();
         const proof = await inclusionProof(index, size, stored.read);
-        expect(stored.reads() - before).toBeLessThanOrEqual(1);
+        // One store read per proof; none when there is nothing to read (a tree of one leaf).
+        expect(stored.reads() - before).toBe(size === 1 ? 0 : 1);
         expect(proof.map(toHex), `${index}/${size}`).toEqual(
           path(index, leaves.slice(0, size)).map((hash) => hash.toString('hex')),
         );
@@ -190,7 +273,9 @@ describe('consistency proofs', () => {
     for (let size2 = 1; size2 <= 64; size2 += 1) {
       const root2 = mth(leaves.slice(0, size2));
       for (let size1 = 1; size1 <= size2; size1 += 1) {
+        const before = stored.reads();
         const proof = await consistencyProof(size1, size2, stored.read);
+        expect(stored.reads() - before).toBe(size1 === size2 ? 0 : 1);
         const expected = size1 === size2 ? [] : subproof(size1, leaves.slice(0, size2), true);
         expect(proof.map(toHex), `${size1}→${size2}`).toEqual(expected.map((hash) => hash.toString('hex')));
         expect(
@@ -223,34 +308,102 @@ describe('consistency proofs', () => {
   });
 });
 
-describe('proof cost', () => {
-  it('reads O(log n) stored nodes in one read, for a tree of a million leaves', async () => {
-    const size = 1_000_000;
-    // Only the shape of the reads matters here: every node of the virtual tree hashes its own key.
-    const node = (level: number, index: number): Uint8Array =>
-      createHash('sha256').update(`${level}/${index}`).digest();
-    let reads = 0;
-    let keys = 0;
-    const read: NodeReader = (wanted) => {
-      reads += 1;
-      keys += wanted.length;
-      return Promise.resolve(
-        new Map(wanted.map((key) => [nodeKeyString(key), node(key.level, key.index)] as const)),
-      );
-    };
-    const bound = 2 * Math.ceil(Math.log2(size)) + 2;
-    for (const index of [0, 1, 524_287, 524_288, 999_999]) {
-      reads = 0;
-      keys = 0;
-      const proof = await inclusionProof(index, size, read);
-      expect(reads).toBe(1);
-      expect(keys).toBeLessThanOrEqual(bound);
-      expect(proof.length).toBeLessThanOrEqual(Math.ceil(Math.log2(size)));
+/**
+ * A tree of any size without storing it: leaf i is `leaf ${i mod 16}`, so a perfect subtree of 16 or more
+ * leaves has the same hash wherever it stands, and smaller ones depend on where they start. Every node is
+ * looked up, never recomputed over its leaves.
+ */
+async function periodicTree(): Promise<{
+  read: NodeReader;
+  leaf: (index: number) => Uint8Array;
+  stats: Stats;
+}> {
+  const PERIOD_LEVEL = 4;
+  const period = 2 ** PERIOD_LEVEL;
+  const levels: Uint8Array[][] = [
+    await Promise.all(Array.from({ length: period }, (_, index) => leafHash(`leaf ${index}`))),
+  ];
+  for (let level = 1; level <= 53; level += 1) {
+    const below = levels[level - 1] ?? [];
+    const width = Math.max(1, below.length / 2);
+    const row: Uint8Array[] = [];
+    for (let index = 0; index < width; index += 1) {
+      // Above the period, the left and right halves are the same subtree.
+      const left = below[(2 * index) % below.length] ?? new Uint8Array();
+      const right = below[(2 * index + 1) % below.length] ?? new Uint8Array();
+      row.push(await nodeHash(left, right));
     }
-    reads = 0;
-    keys = 0;
-    await consistencyProof(333_333, size, read);
-    expect(reads).toBe(1);
-    expect(keys).toBeLessThanOrEqual(bound);
+    levels.push(row);
+  }
+  const node = (level: number, index: number): Uint8Array => {
+    const row = levels[level] ?? [];
+    return row[index % row.length] ?? new Uint8Array();
+  };
+  const stats: Stats = { reads: 0, keys: 0 };
+  return {
+    read: (keys) => {
+      stats.reads += 1;
+      stats.keys += keys.length;
+      return Promise.resolve(
+        new Map(keys.map((key) => [nodeKeyString(key), node(key.level, key.index)] as const)),
+      );
+    },
+    leaf: (index) => node(0, index),
+    stats,
+  };
+}
+interface Stats {
+  reads: number;
+  keys: number;
+}
+
+describe('proofs of large trees', () => {
+  it('read O(log n) stored nodes in one read, for a tree of a million leaves, and verify', async () => {
+    const tree = await periodicTree();
+    const size = 1_000_000;
+    const bound = 2 * Math.log2(size) + 2;
+    const root = await rootAt(size, tree.read);
+    for (const index of [0, 1, 17, 524_287, 524_288, 999_999]) {
+      tree.stats.reads = 0;
+      tree.stats.keys = 0;
+      const proof = await inclusionProof(index, size, tree.read);
+      expect(tree.stats).toMatchObject({ reads: 1 });
+      expect(tree.stats.keys).toBeLessThanOrEqual(bound);
+      expect(await verifyInclusion(tree.leaf(index), index, size, proof, root), `leaf ${index}`).toBe(true);
+      expect(await verifyInclusion(tree.leaf(index), index ^ 1, size, proof, root)).toBe(false);
+    }
+    for (const size1 of [1, 333_333, 524_288, 999_999]) {
+      tree.stats.reads = 0;
+      tree.stats.keys = 0;
+      const proof = await consistencyProof(size1, size, tree.read);
+      expect(tree.stats).toMatchObject({ reads: 1 });
+      expect(tree.stats.keys).toBeLessThanOrEqual(bound);
+      const root1 = await rootAt(size1, tree.read);
+      expect(await verifyConsistency(size1, size, proof, root1, root), `${size1}→${size}`).toBe(true);
+    }
+  });
+
+  it('prove and verify at sizes near 2^50 and up to 2^53 - 1, where Math.log2 rounds', async () => {
+    const tree = await periodicTree();
+    for (const size of [2 ** 49 - 1, 2 ** 50 - 1, 2 ** 50 + 1, Number.MAX_SAFE_INTEGER]) {
+      const root = await rootAt(size, tree.read);
+      for (const index of [0, 5, size - 2, size - 1]) {
+        tree.stats.keys = 0;
+        const proof = await inclusionProof(index, size, tree.read);
+        expect(tree.stats.keys).toBeLessThanOrEqual(2 * Math.log2(size) + 2);
+        expect(await verifyInclusion(tree.leaf(index), index, size, proof, root), `${index}/${size}`).toBe(
+          true,
+        );
+      }
+    }
+    for (const [size1, size2] of [
+      [2 ** 50 + 1, 2 ** 50 + 2 ** 20 + 7],
+      [2 ** 49 - 1, 2 ** 52 - 3],
+      [2 ** 50, Number.MAX_SAFE_INTEGER],
+    ] as const) {
+      const proof = await consistencyProof(size1, size2, tree.read);
+      const [root1, root2] = [await rootAt(size1, tree.read), await rootAt(size2, tree.read)];
+      expect(await verifyConsistency(size1, size2, proof, root1, root2), `${size1}→${size2}`).toBe(true);
+    }
   });
 });

@@ -16,6 +16,7 @@ import {
   toHex,
   type AuditJwk,
   type NodeReader,
+  type NoteSigner,
   type ProofEvent,
   type Receipt,
   type ReceiptProof,
@@ -24,6 +25,10 @@ import {
 
 export interface TenantLog {
   readonly keys: { keys: AuditJwk[] };
+  /** The checkpoint key, to sign checkpoints the log never made. */
+  readonly signer: NoteSigner;
+  /** The origin line of the log's checkpoints. */
+  readonly origin: string;
   /** Receipt proofs of every turn, against the latest checkpoint. */
   readonly proofs: ReceiptProof[];
   /** The checkpoint signed after each turn, by tree size 1…n. */
@@ -40,8 +45,11 @@ export async function buildTenantLog(
   turns: number,
   eventsPerTurn = 3,
   tenantId = 'acme',
+  /** How each envelope links to the one before; a test can break the chain rule and still log it. */
+  chainOf = (turn: number, prev: string | null): TurnEnvelope['chain'] => ({ seq: turn, prev }),
 ): Promise<TenantLog> {
   const signer = await generateNoteSigner('aibox.local/audit');
+  const origin = `aibox.local/audit/${tenantId}`;
   const nodes = new Map<string, Uint8Array>();
   const read: NodeReader = (keys) =>
     Promise.resolve(
@@ -78,7 +86,7 @@ export async function buildTenantLog(
       first_event_at: events[0]?.occurred_at ?? '',
       last_event_at: events.at(-1)?.occurred_at ?? '',
       sealed_at: new Date(Date.UTC(2026, 10, 22, 12, turn, 59)).toISOString(),
-      chain: { seq: turn, prev },
+      chain: chainOf(turn, prev),
     };
     prev = await envelopeHash(envelope);
     let hash = await leafHash(canonicalJson(envelope));
@@ -93,7 +101,7 @@ export async function buildTenantLog(
     checkpoints.push(
       await signNote(
         formatCheckpoint({
-          origin: `aibox.local/audit/${tenantId}`,
+          origin,
           size: turn + 1,
           rootHash: await rootAt(turn + 1, read),
         }),
@@ -158,6 +166,8 @@ export async function buildTenantLog(
   for (let index = 0; index < turns; index += 1) proofs.push(await proofOf(index));
   return {
     keys: { keys: [await auditJwk(signer.name, signer.publicKey)] },
+    signer,
+    origin,
     proofs,
     checkpoints,
     proofFrom: async (index, fromSize) => ({
