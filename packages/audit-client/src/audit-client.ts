@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { Metadata } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 
 import {
   GRPC_STATUS_DETAILS_KEY,
@@ -11,6 +11,7 @@ import {
   isTurnEventType,
   type PublishResponse,
   type PublishResult,
+  type PutArtifactResponse,
   type TurnEventType,
 } from '@aibox/contracts';
 import {
@@ -21,6 +22,12 @@ import {
   type KeySet,
 } from '@aibox/identity';
 
+import {
+  ARTIFACT_CHUNK_BYTES,
+  prepareArtifact,
+  type ArtifactUpload,
+  type PreparedArtifact,
+} from './artifact.js';
 import { AuditClientError } from './audit-client.error.js';
 import {
   MIB,
@@ -112,6 +119,9 @@ export class AuditClient {
   private readonly stopReplay = new AbortController();
   /** Event ids of a spool segment already acknowledged, so a partly replayed segment is not re-sent whole. */
   private readonly replayAcked = new Map<string, Set<string>>();
+
+  /** `putArtifact` calls not settled yet; `close` waits for them. */
+  private readonly uploads = new Set<Promise<unknown>>();
 
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -212,7 +222,7 @@ export class AuditClient {
     if (spooled + dropped > 0) {
       throw new AuditClientError(
         'audit_unavailable',
-        `${spooled} of ${settled.length} events spooled, ${dropped} dropped`,
+        `${spooled} of ${settled.length} events spooled for later delivery, ${dropped} dropped`,
       );
     }
     return results;
@@ -232,8 +242,33 @@ export class AuditClient {
   }
 
   /**
-   * Flushes, stops the replayer and closes the channel. What is still spooled stays on disk for the next
-   * process. Later `enqueue` calls drop and log; later `publish` calls reject with `client_closed`.
+   * Uploads one captured body for an event with `TurnEventService.PutArtifact`, streamed in chunks (64 KiB),
+   * with the same per-(tenant,user) service principal as Publish; retries transient failures (UNAVAILABLE,
+   * DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) with the client's backoff up to maxRetries; resolves with audit's
+   * {sha256, size}; rejects AuditClientError('audit_unavailable') when it could not, 'client_closed' after close().
+   *
+   * Also rejects `artifact_invalid` before any call when audit would refuse the upload (ids, kind, content
+   * type), and `artifact_mismatch` when audit reports another digest or size than the body's. Bodies are not
+   * spooled: on `audit_unavailable` the caller still holds the body and decides whether to try again later.
+   */
+  async putArtifact(artifact: ArtifactUpload): Promise<{ sha256: string; size: number }> {
+    if (this.closed) {
+      throw new AuditClientError('client_closed');
+    }
+    const prepared = prepareArtifact(artifact);
+    const upload = this.upload(prepared);
+    this.uploads.add(upload);
+    try {
+      return await upload;
+    } finally {
+      this.uploads.delete(upload);
+    }
+  }
+
+  /**
+   * Flushes, waits for uploads already started, stops the replayer and closes the channel. What is still
+   * spooled stays on disk for the next process. Later `enqueue` calls drop and log; later `publish` and
+   * `putArtifact` calls reject with `client_closed`.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -263,7 +298,9 @@ export class AuditClient {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
-    await this.flush();
+    // Bodies have no spool: an upload already started gets its whole retry budget (bounded like a batch's)
+    // rather than being cut off, and the channel closes only once no call uses it.
+    await Promise.all([this.flush(), Promise.allSettled([...this.uploads])]);
     this.stopReplay.abort();
     await this.replayTask;
     this.grpc.close();
@@ -427,7 +464,11 @@ export class AuditClient {
           await sleep(backoffDelay(attempt, this.backoff));
           continue;
         }
-        this.logCallFailure(error, items.length, attempt + 1, 'spooling events audit did not take');
+        this.logCallFailure(
+          error,
+          { events: items.length, attempts: attempt + 1 },
+          'spooling events audit did not take',
+        );
         return items;
       }
       return this.applyResults(items, response);
@@ -598,7 +639,11 @@ export class AuditClient {
         response = await this.call(batch.items.map((item) => item.event));
       } catch (error) {
         if (logFailure) {
-          this.logCallFailure(error, batch.items.length, 1, 'audit spool replay waits for audit');
+          this.logCallFailure(
+            error,
+            { events: batch.items.length, attempts: 1 },
+            'audit spool replay waits for audit',
+          );
         }
         return false;
       }
@@ -628,25 +673,10 @@ export class AuditClient {
     if (first === undefined) {
       return Promise.resolve({ results: [] });
     }
-    const metadata = new Metadata();
-    metadata.set(
-      GRPC_METADATA.principal,
-      signPrincipal(
-        {
-          tid: first.tenantId,
-          uid: first.userId,
-          email: '',
-          roles: ['service'],
-          iss: INTERNAL_PRINCIPAL_ISSUER,
-          sub: this.service,
-        },
-        this.keys,
-      ),
-    );
     return new Promise((resolve, reject) => {
       this.grpc.publish(
         { events },
-        metadata,
+        this.principalMetadata(first.tenantId, first.userId),
         { deadline: Date.now() + this.callTimeoutMs },
         (error, response) => {
           if (error) {
@@ -659,8 +689,101 @@ export class AuditClient {
     });
   }
 
-  private logCallFailure(error: unknown, events: number, attempts: number, message: string): void {
-    const fields: Record<string, unknown> = { events, attempts, error: describeError(error) };
+  /** Uploads a checked body, retrying transient failures; the body itself never reaches a log. */
+  private async upload(artifact: PreparedArtifact): Promise<{ sha256: string; size: number }> {
+    const fields = artifactLogFields(artifact);
+    for (let attempt = 0; ; attempt += 1) {
+      let response: PutArtifactResponse;
+      try {
+        response = await this.streamArtifact(artifact);
+      } catch (error) {
+        const code = grpcCode(error);
+        if (code !== undefined && isRetryableStatus(code) && attempt < this.maxRetries) {
+          await sleep(backoffDelay(attempt, this.backoff));
+          continue;
+        }
+        this.logCallFailure(error, { ...fields, attempts: attempt + 1 }, 'audit did not store an artifact');
+        throw new AuditClientError(
+          'audit_unavailable',
+          `PutArtifact failed with ${statusName(code)} after ${attempt + 1} attempt(s)`,
+        );
+      }
+      // Audit hashes what it received: another digest means the bytes changed on the way (or under us, if
+      // the caller mutated the buffer), and the event's reference would point at nothing.
+      if (response.sha256.toLowerCase() !== artifact.sha256 || response.size !== artifact.body.length) {
+        this.logger.error(
+          { ...fields, stored_size: response.size },
+          'audit stored an artifact with another digest than the one sent',
+        );
+        throw new AuditClientError('artifact_mismatch', `kind ${artifact.header.kind}`);
+      }
+      return { sha256: artifact.sha256, size: artifact.body.length };
+    }
+  }
+
+  /** One `PutArtifact` call: the header, then the body in chunks, honouring the stream's backpressure. */
+  private streamArtifact(artifact: PreparedArtifact): Promise<PutArtifactResponse> {
+    const { header, body } = artifact;
+    const metadata = this.principalMetadata(header.tenantId, artifact.userId);
+    return new Promise((resolve, reject) => {
+      let finished = false;
+      const stream = this.grpc.putArtifact(
+        metadata,
+        { deadline: Date.now() + this.callTimeoutMs },
+        (error, response) => {
+          finished = true;
+          if (error) {
+            reject(error);
+          } else {
+            resolve(response);
+          }
+        },
+      );
+      // The outcome always arrives through the callback; an unheard 'error' event would crash the process.
+      stream.on('error', () => undefined);
+      stream.write({ payload: { $case: 'header', value: header } });
+      let offset = 0;
+      const pump = (): void => {
+        // Once audit has answered (an early refusal, the deadline) there is no one left to send to.
+        while (!finished && offset < body.length) {
+          const end = Math.min(offset + ARTIFACT_CHUNK_BYTES, body.length);
+          const chunk = body.subarray(offset, end);
+          offset = end;
+          if (!stream.write({ payload: { $case: 'chunk', value: chunk } })) {
+            stream.once('drain', pump);
+            return;
+          }
+        }
+        if (!finished) {
+          stream.end();
+        }
+      };
+      pump();
+    });
+  }
+
+  /** `aibox-principal` metadata freshly signed for a (tenant, user), as audit checks on every call. */
+  private principalMetadata(tenantId: string, userId: string): Metadata {
+    const metadata = new Metadata();
+    metadata.set(
+      GRPC_METADATA.principal,
+      signPrincipal(
+        {
+          tid: tenantId,
+          uid: userId,
+          email: '',
+          roles: ['service'],
+          iss: INTERNAL_PRINCIPAL_ISSUER,
+          sub: this.service,
+        },
+        this.keys,
+      ),
+    );
+    return metadata;
+  }
+
+  private logCallFailure(error: unknown, context: Record<string, unknown>, message: string): void {
+    const fields: Record<string, unknown> = { ...context, error: describeError(error) };
     const code = grpcCode(error);
     if (code !== undefined) {
       fields['grpc_code'] = code;
@@ -683,6 +806,25 @@ function nonEmpty(value: unknown): value is string {
 
 function logFields(event: TurnEvent): Record<string, unknown> {
   return { event_id: event.eventId, turn_id: event.turnId, tenant_id: event.tenantId, type: event.type };
+}
+
+/** Ids, kind and size: enough to find the body's event, nothing of the body. */
+function artifactLogFields(artifact: PreparedArtifact): Record<string, unknown> {
+  return {
+    event_id: artifact.header.eventId,
+    turn_id: artifact.header.turnId,
+    tenant_id: artifact.header.tenantId,
+    kind: artifact.header.kind,
+    size: artifact.body.length,
+  };
+}
+
+function statusName(code: number | undefined): string {
+  if (code === undefined) {
+    return 'an error without a gRPC status';
+  }
+  const name: unknown = status[code];
+  return typeof name === 'string' ? name : `status ${code}`;
 }
 
 function grpcCode(error: unknown): number | undefined {

@@ -3,4 +3,6 @@ export type { AuditClientLogger, AuditClientOptions } from './audit-client.optio
 export type { AuditClientStats, LocalRejectCode, TurnEventInput } from './audit-client.js';
 export { AuditClientError } from './audit-client.error.js';
 export type { AuditClientErrorCode } from './audit-client.error.js';
+export { ARTIFACT_CHUNK_BYTES, artifactRef } from './artifact.js';
+export type { ArtifactRef, ArtifactUpload } from './artifact.js';
 export type { Backoff } from './batching.js';

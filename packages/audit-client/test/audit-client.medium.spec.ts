@@ -278,6 +278,8 @@ describe('AuditClient against a real TurnEventService', () => {
     await c.flush();
     await vi.waitFor(async () => {
       expect(await readdir(spoolDir)).toEqual([]);
+      // The spool unlinks a segment before it subtracts its bytes: wait for both.
+      expect(c.stats().spoolBytes).toBe(0);
     }, waitLong);
 
     expect(second.server.accepted).toEqual([...during.map((e) => e.eventId), acked.eventId, late.eventId]);

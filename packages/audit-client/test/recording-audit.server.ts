@@ -1,9 +1,21 @@
-import { Server, ServerCredentials, status, type ServiceError } from '@grpc/grpc-js';
+import { createHash } from 'node:crypto';
+
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type sendUnaryData,
+  type ServerReadableStream,
+  type ServiceError,
+} from '@grpc/grpc-js';
 
 import {
   PublishStatus,
   TurnEventServiceService,
   type PublishResult,
+  type PutArtifactHeader,
+  type PutArtifactRequest,
+  type PutArtifactResponse,
   type TurnEvent,
   type TurnEventServiceServer,
 } from '@aibox/contracts';
@@ -12,6 +24,15 @@ import { GRPC_METADATA, verifyPrincipal, type KeySet, type Principal } from '@ai
 export interface RecordedCall {
   principal: Principal;
   events: TurnEvent[];
+}
+
+export interface RecordedArtifact {
+  principal: Principal;
+  header: PutArtifactHeader;
+  /** Chunk messages after the header. */
+  chunks: number;
+  sha256: string;
+  size: number;
 }
 
 /**
@@ -33,6 +54,16 @@ export class RecordingAuditServer {
   rejectCode: (event: TurnEvent) => string | undefined = () => undefined;
   /** While set, calls wait until {@link release}. */
   hold = false;
+  /** Stored bodies by lowercase hex SHA-256, as audit keeps them (content-addressed). */
+  readonly artifacts = new Map<string, Buffer>();
+  /** Every `PutArtifact` call that carried a valid principal and got to read its stream. */
+  readonly artifactCalls: RecordedArtifact[] = [];
+  /** `PutArtifact` calls that carried a valid principal, failed on purpose or not. */
+  artifactAttempts = 0;
+  /** Status codes to fail the next `PutArtifact` calls with, one per call, before reading the body. */
+  failNextArtifacts: status[] = [];
+  /** Changes the digest answered for a stored body, to act as a faulty audit. */
+  answerSha256: (sha256: string) => string = (sha256) => sha256;
 
   private readonly keys: KeySet;
   private server: Server | undefined;
@@ -77,8 +108,8 @@ export class RecordingAuditServer {
           answer();
         }
       },
-      putArtifact: (_call, callback) => {
-        callback({ code: status.UNIMPLEMENTED, details: 'not used by these tests' });
+      putArtifact: (call, callback) => {
+        void this.putArtifact(call, callback);
       },
     };
     server.addService(TurnEventServiceService, impl);
@@ -107,6 +138,59 @@ export class RecordingAuditServer {
   stop(): void {
     this.server?.forceShutdown();
     this.server = undefined;
+  }
+
+  /** Like audit: principal, header first, tenant of the principal, then the body hashed as it arrives. */
+  private async putArtifact(
+    call: ServerReadableStream<PutArtifactRequest, PutArtifactResponse>,
+    callback: sendUnaryData<PutArtifactResponse>,
+  ): Promise<void> {
+    const [token] = call.metadata.get(GRPC_METADATA.principal);
+    let principal: Principal;
+    try {
+      principal = verifyPrincipal(typeof token === 'string' ? token : undefined, this.keys);
+    } catch {
+      callback({ code: status.UNAUTHENTICATED, details: 'principal_invalid' });
+      return;
+    }
+    this.artifactAttempts += 1;
+    const failure = this.failNextArtifacts.shift();
+    if (failure !== undefined) {
+      callback({ code: failure, details: 'failing on purpose' });
+      return;
+    }
+    let header: PutArtifactHeader | undefined;
+    const parts: Buffer[] = [];
+    try {
+      for await (const message of call as AsyncIterable<PutArtifactRequest>) {
+        const payload = message.payload;
+        if (header === undefined) {
+          if (payload?.$case !== 'header') {
+            callback({ code: status.INVALID_ARGUMENT, details: 'artifact_header_missing' });
+            return;
+          }
+          header = payload.value;
+        } else if (payload?.$case === 'chunk') {
+          parts.push(payload.value);
+        }
+      }
+    } catch {
+      // The client went away; nothing to answer.
+      return;
+    }
+    if (header === undefined) {
+      callback({ code: status.INVALID_ARGUMENT, details: 'artifact_header_missing' });
+      return;
+    }
+    if (header.tenantId !== principal.tid) {
+      callback({ code: status.PERMISSION_DENIED, details: 'tenant_mismatch' });
+      return;
+    }
+    const body = Buffer.concat(parts);
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    this.artifacts.set(sha256, body);
+    this.artifactCalls.push({ principal, header, chunks: parts.length, sha256, size: body.length });
+    callback(null, { sha256: this.answerSha256(sha256), size: body.length });
   }
 
   private commit(principal: Principal, event: TurnEvent): PublishResult {
