@@ -13,6 +13,11 @@ export interface HttpErrorFilterOptions {
   /** The service's folder name (used as `aibox.<service>` for errors of gRPC calls). */
   service: string;
   logger?: RequestLogger;
+  /**
+   * Reshapes the body for routes that must speak another API's error format (the inference router's
+   * OpenAI-compatible routes); the status, headers and logging stay the filter's. Keep `code` in it.
+   */
+  shapeBody?: (body: HttpErrorBody, httpStatus: number) => Record<string, unknown>;
 }
 
 /** The body of every HTTP error response (ARCHITECTURE §5). */
@@ -98,9 +103,11 @@ function errorBody(
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly service: string;
   private readonly logger: RequestLogger;
+  private readonly shapeBody: HttpErrorFilterOptions['shapeBody'];
 
   constructor(options: HttpErrorFilterOptions) {
     this.service = options.service;
+    this.shapeBody = options.shapeBody;
     this.logger = options.logger ?? nestRequestLogger('HttpErrorFilter');
   }
 
@@ -144,7 +151,10 @@ export class HttpErrorFilter implements ExceptionFilter {
       this.logger.debug(fields, 'request refused');
     }
 
-    const payload = JSON.stringify(errorBody(reply, context, correlationId));
+    const body = errorBody(reply, context, correlationId);
+    const payload = JSON.stringify(
+      this.shapeBody === undefined ? body : this.shapeBody(body, reply.httpStatus),
+    );
     if (isFastifyReply(response)) {
       if (response.sent || response.raw.headersSent) {
         // A stream (SSE) already started: the status is gone, so end it; the log line above says why.
