@@ -3,7 +3,10 @@ import type { BootServiceOptions, Environment } from '@aibox/platform';
 import { routerConfigSchema, type RouterConfigSchema } from './config/router-config.schema.js';
 import { RouterModule } from './router.module.js';
 
-/** How the inference router boots (tests boot it with their own environment; it has no `main` yet). */
+/** Chat requests carry images as base64 data URLs: far more than the platform's 1 MiB default. */
+export const ROUTER_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+
+/** How the inference router boots: `main.ts` with the process environment, tests with their own. */
 export function routerServiceOptions(
   env?: Environment,
   logDestination?: BootServiceOptions['logDestination'],
@@ -12,6 +15,7 @@ export function routerServiceOptions(
     name: 'inference-router',
     module: RouterModule,
     configSchema: routerConfigSchema,
+    bodyLimitBytes: ROUTER_BODY_LIMIT_BYTES,
     ...(env === undefined ? {} : { env }),
     ...(logDestination === undefined ? {} : { logDestination }),
   };

@@ -14,7 +14,8 @@ export type ProviderConfigErrorCode =
   | 'provider_exists'
   | 'provider_in_use'
   | 'role_unknown'
-  | 'model_unknown';
+  | 'model_unknown'
+  | 'budget_not_found';
 
 function described(message: string, httpStatus: number): ErrorDescription {
   const grpcStatus =
@@ -52,6 +53,8 @@ export function describeProviderConfigError(code: ProviderConfigErrorCode): Erro
       return described('No such role', 404);
     case 'model_unknown':
       return described('The model names no known provider', 400);
+    case 'budget_not_found':
+      return described('No such budget', 404);
   }
 }
 

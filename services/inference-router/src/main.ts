@@ -1,0 +1,7 @@
+import 'reflect-metadata';
+
+import { runService } from '@aibox/platform';
+
+import { routerServiceOptions } from './router.app.js';
+
+await runService(routerServiceOptions());

@@ -1,0 +1,55 @@
+import { artifactRef, type AuditClient } from '@aibox/audit-client';
+import { newTurnId } from '@aibox/identity';
+import type { Logger } from '@aibox/platform';
+
+export interface TurnOf {
+  readonly turnId: string;
+  readonly tenantId: string;
+  readonly userId: string;
+}
+
+/** A captured body: what was sent to a provider, or what the caller received. */
+export interface CapturedBody {
+  readonly kind: 'request' | 'response';
+  readonly contentType: string;
+  readonly body: Buffer | string;
+}
+
+/**
+ * `model_invoked` / `model_response` turn events (ARCHITECTURE §6) through `@aibox/audit-client`: the event
+ * carries each body's digest, and the body itself is uploaded beside it with `PutArtifact`. Neither ever
+ * makes the data path wait: `enqueue` queues (and spools when audit is away); an upload that fails is
+ * logged with its ids, and the event still proves what the body was by its digest.
+ */
+export class ModelEventsRepository {
+  constructor(
+    private readonly client: AuditClient,
+    private readonly logger: Logger,
+  ) {}
+
+  publish(
+    turn: TurnOf,
+    type: 'model_invoked' | 'model_response',
+    attributes: Record<string, unknown>,
+    bodies: readonly CapturedBody[],
+  ): void {
+    const eventId = newTurnId();
+    this.client.enqueue({
+      ...turn,
+      eventId,
+      type,
+      attributes,
+      artifacts: bodies.map((body) => artifactRef(body.kind, body.body, body.contentType)),
+    });
+    for (const body of bodies) {
+      this.client
+        .putArtifact({ ...turn, eventId, kind: body.kind, contentType: body.contentType, body: body.body })
+        .catch((error: unknown) => {
+          this.logger.warn(
+            { err: error, turn_id: turn.turnId, event_id: eventId, kind: body.kind },
+            'a captured body could not be stored in audit',
+          );
+        });
+    }
+  }
+}
