@@ -1,5 +1,6 @@
 import type { BootServiceOptions, Environment } from '@aibox/platform';
 
+import { OpenAiErrorFilter } from './controllers/openai-error.filter.js';
 import { routerConfigSchema, type RouterConfigSchema } from './config/router-config.schema.js';
 import { RouterModule } from './router.module.js';
 
@@ -16,6 +17,7 @@ export function routerServiceOptions(
     module: RouterModule,
     configSchema: routerConfigSchema,
     bodyLimitBytes: ROUTER_BODY_LIMIT_BYTES,
+    httpErrorFilter: (options) => new OpenAiErrorFilter(options),
     ...(env === undefined ? {} : { env }),
     ...(logDestination === undefined ? {} : { logDestination }),
   };

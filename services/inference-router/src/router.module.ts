@@ -22,7 +22,6 @@ import { ProvidersController, RolesController } from './controllers/admin.contro
 import { BudgetsController, PricesController, UsageController } from './controllers/billing.controller.js';
 import { InferenceController } from './controllers/inference.controller.js';
 import { ModelsController, RoutesController } from './controllers/models.controller.js';
-import { OpenAiErrorFilter } from './controllers/openai-error.filter.js';
 import { CredentialCipher } from './repositories/credential-cipher.js';
 import { InferenceMetrics } from './repositories/inference-metrics.js';
 import { ModelEventsRepository } from './repositories/model-events.repository.js';
@@ -63,7 +62,6 @@ const MAX_QUEUED_USAGE = 100_000;
     InferenceController,
   ],
   providers: [
-    OpenAiErrorFilter,
     {
       provide: ROUTER_SQL,
       inject: [PLATFORM_CONFIG, CLOSEABLES],

@@ -18,7 +18,7 @@ import { GRPC_PORT_OFFSET, isServiceName, SERVICE_HTTP_PORTS } from '../config/s
 import { installHttpRequestContext } from '../context/request-context.hooks.js';
 import { answerClientError } from '../errors/client-error.js';
 import { GrpcErrorInterceptor } from '../errors/grpc-error.interceptor.js';
-import { HttpErrorFilter } from '../errors/http-error.filter.js';
+import { HttpErrorFilter, type HttpErrorFilterOptions } from '../errors/http-error.filter.js';
 import { Readiness, type ReadinessCheck } from '../health/readiness.js';
 import { createLogger } from '../logging/logger.js';
 import { PinoNestLogger } from '../logging/nest-logger.js';
@@ -56,6 +56,8 @@ export interface BootServiceOptions<S extends z.ZodObject = z.ZodObject> {
   publicRoutes?: readonly string[];
   /** Where log lines go; standard output by default (tests pass a stream to read them). */
   logDestination?: DestinationStream;
+  /** Replaces the global HTTP error filter, e.g. by a subclass answering some routes in another API's format. */
+  httpErrorFilter?: (options: HttpErrorFilterOptions) => HttpErrorFilter;
 }
 
 export interface BootedService<S extends z.ZodObject = z.ZodObject> {
@@ -173,7 +175,8 @@ export async function bootService<S extends z.ZodObject = z.ZodObject>(
   const grpcPort = httpPort + GRPC_PORT_OFFSET;
   let grpc: GrpcServer | undefined;
   try {
-    app.useGlobalFilters(new HttpErrorFilter({ service: options.name, logger }));
+    const filterOptions: HttpErrorFilterOptions = { service: options.name, logger };
+    app.useGlobalFilters(options.httpErrorFilter?.(filterOptions) ?? new HttpErrorFilter(filterOptions));
     app.useGlobalInterceptors(new GrpcErrorInterceptor({ service: options.name, logger }));
     if (options.grpc !== undefined) {
       grpc = new GrpcServer(options.grpc, [grpcMetricsInterceptor(new GrpcMetrics(registry))]);

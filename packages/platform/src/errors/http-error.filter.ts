@@ -13,11 +13,6 @@ export interface HttpErrorFilterOptions {
   /** The service's folder name (used as `aibox.<service>` for errors of gRPC calls). */
   service: string;
   logger?: RequestLogger;
-  /**
-   * Reshapes the body for routes that must speak another API's error format (the inference router's
-   * OpenAI-compatible routes); the status, headers and logging stay the filter's. Keep `code` in it.
-   */
-  shapeBody?: (body: HttpErrorBody, httpStatus: number) => Record<string, unknown>;
 }
 
 /** The body of every HTTP error response (ARCHITECTURE §5). */
@@ -103,12 +98,23 @@ function errorBody(
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly service: string;
   private readonly logger: RequestLogger;
-  private readonly shapeBody: HttpErrorFilterOptions['shapeBody'];
-
   constructor(options: HttpErrorFilterOptions) {
     this.service = options.service;
-    this.shapeBody = options.shapeBody;
     this.logger = options.logger ?? nestRequestLogger('HttpErrorFilter');
+  }
+
+  /**
+   * The body sent for an error: `{"error","code",…}`. A service whose routes must speak another API's error
+   * format (the inference router's OpenAI-compatible routes) overrides this, keeping `code`, and passes its
+   * subclass as `bootService`'s `httpErrorFilter`; status, headers and logging stay the filter's.
+   */
+  protected shapeBody(
+    body: HttpErrorBody,
+    _httpStatus: number,
+    _request: { method?: unknown; url?: unknown } | undefined,
+    _exception: unknown,
+  ): Record<string, unknown> {
+    return { ...body };
   }
 
   catch(exception: unknown, host: ArgumentsHost): Observable<never> | undefined {
@@ -151,9 +157,8 @@ export class HttpErrorFilter implements ExceptionFilter {
       this.logger.debug(fields, 'request refused');
     }
 
-    const body = errorBody(reply, context, correlationId);
     const payload = JSON.stringify(
-      this.shapeBody === undefined ? body : this.shapeBody(body, reply.httpStatus),
+      this.shapeBody(errorBody(reply, context, correlationId), reply.httpStatus, request, exception),
     );
     if (isFastifyReply(response)) {
       if (response.sent || response.raw.headersSent) {

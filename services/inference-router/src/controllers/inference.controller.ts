@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Inject, Post, Res, UseFilters } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 
 import { RequireCapability, ZodPipe } from '@aibox/platform';
@@ -8,14 +8,13 @@ import { InferenceService, type InferenceBody } from '../services/inference.serv
 import type { Caller } from '../services/model-call.js';
 import { CurrentCaller } from './caller.decorator.js';
 import { fastifyChannel } from './fastify-channel.js';
-import { OpenAiErrorFilter } from './openai-error.filter.js';
 
 /**
  * The OpenAI-compatible data path, for mesh services acting in a turn (cap `inference:invoke`); `model` is a
- * role alias or a `<provider>/<model>` that `GET /v1/models` lists. Errors come in OpenAI's shape.
+ * role alias or a `<provider>/<model>` that `GET /v1/models` lists. Errors come in OpenAI's shape
+ * (`OpenAiErrorFilter`).
  */
 @RequireCapability('inference:invoke')
-@UseFilters(OpenAiErrorFilter)
 @Controller('v1')
 export class InferenceController {
   constructor(@Inject(InferenceService) private readonly inference: InferenceService) {}

@@ -1,10 +1,13 @@
-import { Catch, Inject, type ArgumentsHost } from '@nestjs/common';
+import { Catch, type ArgumentsHost } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Observable } from 'rxjs';
 
-import { HttpErrorFilter, LOGGER, ServiceError, type Logger } from '@aibox/platform';
+import { HttpErrorFilter, ServiceError, type HttpErrorBody } from '@aibox/platform';
 
 import { InferenceError, openAiErrorBody } from '../errors/inference.error.js';
+
+/** The routes that speak OpenAI's API, errors included. */
+const OPENAI_PATHS: readonly string[] = ['/v1/chat/completions', '/v1/responses', '/v1/embeddings'];
 
 /** Retrying these cannot help: the SDKs are told not to (`x-should-retry: false`). */
 const FINAL_CODES: ReadonlySet<string> = new Set([
@@ -14,23 +17,32 @@ const FINAL_CODES: ReadonlySet<string> = new Set([
   'provider_key_missing',
   'budget_exceeded',
   'invalid_request',
+  'invalid_json',
+  'payload_too_large',
+  'principal_invalid',
+  'capability_missing',
 ]);
 
+function isOpenAiPath(url: unknown): boolean {
+  if (typeof url !== 'string') return false;
+  const path = url.split('?', 1)[0] ?? '';
+  return OPENAI_PATHS.includes(path.endsWith('/') ? path.slice(0, -1) : path);
+}
+
 /**
- * The OpenAI-compatible routes answer errors in OpenAI's shape (`{"error":{"message","type","param","code"}}`,
+ * The router's HTTP error filter. On the OpenAI-compatible routes every error — also a body that does not
+ * parse, or a missing principal — comes in OpenAI's shape (`{"error":{"message","type","param","code"}}`,
  * which the official SDKs read into `APIError.code`) with the mesh's top-level `code` beside it; a
- * provider's `Retry-After` is passed on, and errors that no retry can fix say so.
+ * provider's `Retry-After` is passed on, and errors no retry can fix say so. Other routes answer as every
+ * service does.
  */
 @Catch()
 export class OpenAiErrorFilter extends HttpErrorFilter {
-  constructor(@Inject(LOGGER) logger: Logger) {
-    super({ service: 'inference-router', logger, shapeBody: openAiErrorBody });
-  }
-
   override catch(exception: unknown, host: ArgumentsHost): Observable<never> | undefined {
     if (host.getType() === 'http') {
-      const reply = host.switchToHttp().getResponse<FastifyReply>();
-      if (!reply.sent) {
+      const http = host.switchToHttp();
+      const reply = http.getResponse<FastifyReply>();
+      if (isOpenAiPath(http.getRequest<{ url?: unknown }>().url) && !reply.sent) {
         if (exception instanceof InferenceError && exception.retryAfterSeconds !== undefined) {
           void reply.header('retry-after', String(exception.retryAfterSeconds));
         }
@@ -40,5 +52,13 @@ export class OpenAiErrorFilter extends HttpErrorFilter {
       }
     }
     return super.catch(exception, host);
+  }
+
+  protected override shapeBody(
+    body: HttpErrorBody,
+    httpStatus: number,
+    request: { url?: unknown } | undefined,
+  ): Record<string, unknown> {
+    return isOpenAiPath(request?.url) ? openAiErrorBody(body, httpStatus) : { ...body };
   }
 }
