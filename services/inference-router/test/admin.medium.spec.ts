@@ -122,6 +122,7 @@ describe('inference-router admin path', () => {
           AIBOX_CAPTOKEN_KEYS: capKeys,
           AIBOX_CREDENTIALS_KEY: randomBytes(32).toString('base64'),
           INFERENCE_PROBE_TIMEOUT_MS: '2000',
+          INFERENCE_BOOTSTRAP: 'false',
           LOG_LEVEL: 'warn',
         },
         new Writable({

@@ -97,7 +97,7 @@ describe('inference-router error codes through the openai SDK', () => {
       },
     });
     const remote = await failure(
-      sdk.chat.completions.create({ model: 'default', messages: HELLO, max_tokens: 999_999 }),
+      sdk.chat.completions.create({ model: 'default', messages: HELLO, max_completion_tokens: 999_999 }),
     );
     expect(remote).toMatchObject({ status: 400, code: 'invalid_request' });
     expect(remote.message).toContain('max_tokens is too large: 999999');

@@ -15,7 +15,7 @@ export interface BootstrapOptions {
 
 const STATE_KEY = 'bootstrapped';
 const EMBEDDING = /embed/i;
-const VISION = /vision|llava|-vl\b|vl-|gemma3|pixtral|4o|4\.1/i;
+const VISION = /vision|llava|-vl\b|vl-|gemma3|pixtral/i;
 
 /** Models a fresh OpenAI account has, best first, per kind of role. */
 const OPENAI_PREFERENCES = {

@@ -60,11 +60,13 @@ export interface RouterSetup {
   /** Reuse these keys (to share them with an audit service). */
   readonly principalKeys?: string;
   readonly capKeys?: string;
+  /** Boot on this data dir and credentials key (a restart); the caller removes the dir. */
+  readonly state?: { readonly dataDir: string; readonly credentialsKey: string };
 }
 
 /** Boots the router in this process on a free port, with its own data dir and keys. */
 export async function startRouter(setup: RouterSetup = {}): Promise<TestRouter> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'aibox-router-test-'));
+  const dataDir = setup.state?.dataDir ?? (await mkdtemp(join(tmpdir(), 'aibox-router-test-')));
   const principalKeys = setup.principalKeys ?? generateKeySetValue(['test-principal']);
   const capKeys = setup.capKeys ?? generateKeySetValue(['test-captoken']);
   const logs: string[] = [];
@@ -76,7 +78,7 @@ export async function startRouter(setup: RouterSetup = {}): Promise<TestRouter> 
         AIBOX_DATA_DIR: dataDir,
         AIBOX_PRINCIPAL_KEYS: principalKeys,
         AIBOX_CAPTOKEN_KEYS: capKeys,
-        AIBOX_CREDENTIALS_KEY: randomBytes(32).toString('base64'),
+        AIBOX_CREDENTIALS_KEY: setup.state?.credentialsKey ?? randomBytes(32).toString('base64'),
         // Nothing listens here: events queue and spool, which the data path never waits for.
         AUDIT_GRPC_URL: `127.0.0.1:${await freePort()}`,
         INFERENCE_PROBE_TIMEOUT_MS: '2000',
@@ -147,7 +149,7 @@ export async function startRouter(setup: RouterSetup = {}): Promise<TestRouter> 
     },
     close: async () => {
       await service.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (setup.state === undefined) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
