@@ -251,11 +251,11 @@ describe('inference-router metering and audit', () => {
 
   it('publishes nothing for a call that names no turn', async () => {
     const turn = newTurnId();
-    const headers: Record<string, string> = {
-      ...router.headers(MESH, turn),
-      'content-type': 'application/json',
-    };
-    delete headers[HEADER.turnId];
+    const headers = Object.fromEntries(
+      Object.entries({ ...router.headers(MESH, turn), 'content-type': 'application/json' }).filter(
+        ([name]) => name !== HEADER.turnId,
+      ),
+    );
     const response = await fetch(`${router.url}/v1/chat/completions`, {
       method: 'POST',
       headers,
