@@ -70,6 +70,7 @@ const MAX_QUEUED_USAGE = 100_000;
           'sql',
           await openSqlStore<RouterTables>({
             service: 'inference-router',
+            schema: config.INFERENCE_SQL_SCHEMA,
             ...(config.DATABASE_URL === undefined
               ? { dataDir: join(resolve(config.AIBOX_DATA_DIR, 'inference-router'), 'pglite') }
               : { databaseUrl: config.DATABASE_URL }),

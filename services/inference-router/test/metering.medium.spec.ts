@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { HEADER, newTurnId } from '@aibox/identity';
+import { needs } from '@aibox/testing';
 
 import {
   Caller as AuditCaller,
@@ -36,10 +37,12 @@ interface UsageRow {
 }
 
 /**
- * Usage, prices and budgets, and the turn events with captured bodies that a real audit service takes
- * from the router.
+ * Usage, prices and budgets — on embedded PGlite and on the machine's PostgreSQL, where usage rows sit behind
+ * row-level security — and the turn events with captured bodies that a real audit service takes from the router.
  */
-describe('inference-router metering and audit', () => {
+const ADAPTERS = ['pglite', ...((await needs('postgres')) ? ['postgres' as const] : [])] as const;
+
+describe.each(ADAPTERS)('inference-router metering and audit on %s', (adapter) => {
   let audit: TestAudit;
   let router: TestRouter;
   let upstream: Upstream;
@@ -48,6 +51,7 @@ describe('inference-router metering and audit', () => {
     audit = await startAudit(await newAuditIdentity('pglite'));
     upstream = await startUpstream();
     router = await startRouter({
+      adapter,
       principalKeys: audit.identity.principalKeys,
       capKeys: audit.identity.capTokenKeys,
       env: { AUDIT_GRPC_URL: audit.grpcTarget },

@@ -13,6 +13,10 @@ import { z } from 'zod';
 export const routerConfigSchema = z.object({
   /** Encrypts provider API keys at rest (32 bytes, base64); `make dev` generates one. */
   AIBOX_CREDENTIALS_KEY: secret(base64KeySetting().optional()),
+  /** The PostgreSQL schema of the router's tables: several deployments (or test runs) can share one database. */
+  INFERENCE_SQL_SCHEMA: textSetting()
+    .refine((value) => /^[a-z_][a-z0-9_]{0,62}$/.test(value), 'must be a lower-case SQL identifier')
+    .default('inference_router'),
   /** How long the `GET {base_url}/models` probe of a registration may take. */
   INFERENCE_PROBE_TIMEOUT_MS: intSetting(100, 60_000).default(5_000),
   /** The routing snapshot is rebuilt this often (and at once after each admin change). */

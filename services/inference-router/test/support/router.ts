@@ -15,7 +15,8 @@ import {
   signPrincipal,
 } from '@aibox/identity';
 import { bootService, type BootedService } from '@aibox/platform';
-import { freePort } from '@aibox/testing';
+import { freePort, postgresUrl } from '@aibox/testing';
+import pg from 'pg';
 
 import type { RouterConfigSchema } from '../../src/config/router-config.schema.js';
 import { routerServiceOptions } from '../../src/router.app.js';
@@ -60,6 +61,8 @@ export interface RouterSetup {
   /** Reuse these keys (to share them with an audit service). */
   readonly principalKeys?: string;
   readonly capKeys?: string;
+  /** `postgres`: on the machine's PostgreSQL in a fresh schema (dropped on close); embedded PGlite otherwise. */
+  readonly adapter?: 'pglite' | 'postgres';
   /** Boot on this data dir and credentials key (a restart); the caller removes the dir. */
   readonly state?: { readonly dataDir: string; readonly credentialsKey: string };
 }
@@ -70,6 +73,8 @@ export async function startRouter(setup: RouterSetup = {}): Promise<TestRouter> 
   const principalKeys = setup.principalKeys ?? generateKeySetValue(['test-principal']);
   const capKeys = setup.capKeys ?? generateKeySetValue(['test-captoken']);
   const logs: string[] = [];
+  const schema = `router_t${randomBytes(6).toString('hex')}`;
+  const postgres = setup.adapter === 'postgres' ? postgresUrl() : undefined;
   const service = await bootService(
     routerServiceOptions(
       {
@@ -87,6 +92,7 @@ export async function startRouter(setup: RouterSetup = {}): Promise<TestRouter> 
         INFERENCE_RETRY_MAX_MS: '200',
         INFERENCE_USAGE_FLUSH_MS: '100',
         LOG_LEVEL: 'info',
+        ...(postgres === undefined ? {} : { DATABASE_URL: postgres, INFERENCE_SQL_SCHEMA: schema }),
         ...setup.env,
       },
       new Writable({
@@ -150,8 +156,19 @@ export async function startRouter(setup: RouterSetup = {}): Promise<TestRouter> 
     close: async () => {
       await service.close();
       if (setup.state === undefined) await rm(dataDir, { recursive: true, force: true });
+      if (postgres !== undefined) await dropSchema(postgres, schema);
     },
   };
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists ${schema} cascade`);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Registers a provider through the admin path; fails the test when the router refuses it. */
