@@ -7,6 +7,7 @@ import { HEADER } from '@aibox/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { devLogins, signInWithCode } from '../../services/identity/test/support/identity-harness.js';
+import { startUpstream } from '../../services/inference-router/test/support/openai-upstream.js';
 import { runCli } from '../src/cli/run-cli.js';
 import { startMesh, type Mesh } from '../src/dev/index.js';
 
@@ -14,7 +15,7 @@ import { startMesh, type Mesh } from '../src/dev/index.js';
  * The mesh as `make dev` runs it — the built services as processes on their ARCHITECTURE §1 ports, with
  * generated development keys and embedded stores in a temporary data dir — driven the way the SPA will:
  * sign in at the identity service with the seeded user (authorization code + PKCE), then call the gateway.
- * Needs `make build` first (make test builds before it tests) and ports 8011, 8008/9008 and 8080 free.
+ * Needs `make build` first (make test builds before it tests) and ports 8011, 8008/9008, 8004 and 8080 free.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ISSUER = 'http://127.0.0.1:8011';
@@ -28,7 +29,8 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'aibox-mesh-'));
   mesh = await startMesh({
     rootDir: ROOT,
-    env: { ...process.env, AIBOX_DATA_DIR: dataDir },
+    // No bootstrap: a model server running on this machine must not change what the test sees.
+    env: { ...process.env, AIBOX_DATA_DIR: dataDir, INFERENCE_BOOTSTRAP: 'false' },
     write: (line) => lines.push(line),
     readyTimeoutMs: 60_000,
   });
@@ -120,6 +122,50 @@ describe('make dev mesh', () => {
       { headers },
     );
     expect(foreign.status).toBe(404);
+  });
+
+  it('lets an admin register a model provider through the gateway, and users then see its roles', async () => {
+    const upstream = await startUpstream({ models: ['mesh-model'] });
+    try {
+      const [admin, user] = await Promise.all(
+        (['admin', 'user'] as const).map(async (role) => {
+          const login = (await devLogins(dataDir)).find((entry) => entry.role === role);
+          const tokens = await signInWithCode(ISSUER, login?.email ?? '', login?.password ?? '');
+          return { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/json' };
+        }),
+      );
+      const provider = { name: 'mesh', kind: 'chat_completions', base_url: upstream.url };
+      const refused = await fetch(`${GATEWAY}/v1/admin/inference/providers`, {
+        method: 'POST',
+        headers: user,
+        body: JSON.stringify(provider),
+      });
+      expect(refused.status).toBe(403);
+      const created = await fetch(`${GATEWAY}/v1/admin/inference/providers`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify(provider),
+      });
+      expect(created.status).toBe(201);
+      expect(await created.json()).toMatchObject({ name: 'mesh', models: ['mesh-model'] });
+      const role = await fetch(`${GATEWAY}/v1/admin/inference/roles/default`, {
+        method: 'PUT',
+        headers: admin,
+        body: JSON.stringify({ models: ['mesh/mesh-model'] }),
+      });
+      expect(role.status).toBe(200);
+
+      const models = await fetch(`${GATEWAY}/v1/models`, { headers: user });
+      expect(models.status).toBe(200);
+      const listed = (await models.json()) as { data: { id: string }[] };
+      expect(listed.data.map((model) => model.id)).toEqual(['default', 'mesh/mesh-model']);
+      const routes = await fetch(`${GATEWAY}/v1/routes`, { headers: user });
+      expect(await routes.json()).toMatchObject({
+        providers: [{ name: 'mesh', health: { state: 'closed' } }],
+      });
+    } finally {
+      await upstream.close();
+    }
   });
 
   it('refuses a request without a token and never forwards it', async () => {
