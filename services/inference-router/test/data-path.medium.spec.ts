@@ -211,6 +211,20 @@ describe('inference-router data path', () => {
     ).rejects.toMatchObject({ status: 404, code: 'model_unknown' });
   });
 
+  it('serves a role an admin reassigns from the very next request, without a restart', async () => {
+    const sdk = router.sdk();
+    const ask = async (): Promise<string | null> =>
+      (
+        await sdk.chat.completions
+          .create({ model: 'classifier', messages: [{ role: 'user', content: 'who?' }] })
+          .withResponse()
+      ).response.headers.get('x-aibox-model');
+    await setRole(router, 'classifier', ['chatco/gpt-test']);
+    expect(await ask()).toBe('chatco/gpt-test');
+    await setRole(router, 'classifier', ['respco/resp-test']);
+    expect(await ask()).toBe('respco/resp-test');
+  });
+
   it('shows GET /v1/routes with every role, its models in order and each provider’s health', async () => {
     const routes = await router.call('GET', '/v1/routes', undefined, {
       tid: 'default',
