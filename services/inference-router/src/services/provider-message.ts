@@ -4,6 +4,9 @@ const MAX_CHARS = 300;
 const URL_PATTERN = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
 const SECRET_PATTERN = /\b(?:sk|pk|rk|key|tok|api|bearer)[-_][A-Za-z0-9_-]{6,}|\b[A-Za-z0-9_-]{32,}\b/gi;
 const HOST_PATTERN = /\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b|\blocalhost(?::\d+)?\b/gi;
+/** IPv6 addresses: eight groups, or fewer around a `::`. */
+const IPV6_PATTERN =
+  /(?<![\w:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,6}(?::[0-9a-f]{1,4}){1,6}|(?:[0-9a-f]{1,4}:){1,7}:|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4})(?![\w:])/gi;
 
 /**
  * The provider's own explanation of a refused request (`error.message` of an OpenAI-style body), made safe
@@ -31,6 +34,7 @@ export function providerMessage(body: Buffer, apiKey: string | undefined): strin
     .replace(URL_PATTERN, '[url]')
     .replace(SECRET_PATTERN, '[redacted]')
     .replace(HOST_PATTERN, '[host]')
+    .replace(IPV6_PATTERN, '[host]')
     .replace(/\s+/g, ' ')
     .trim();
   if (text === '') return undefined;

@@ -13,12 +13,19 @@ export interface SseEvent {
 export class SseSplitter {
   private readonly decoder = new TextDecoder('utf-8');
   private pending = '';
+  private afterCr = false;
 
   constructor(private readonly maxEventChars = 16 * 1024 * 1024) {}
 
   /** The events completed by this chunk; throws `RangeError` when one event outgrows the bound. */
   push(chunk: Uint8Array): SseEvent[] {
-    this.pending += this.decoder.decode(chunk, { stream: true });
+    let text = this.decoder.decode(chunk, { stream: true });
+    // A CR ends a line at once; an LF right after it (maybe in the next chunk) belongs to the same line end.
+    if (this.afterCr && text.startsWith('\n')) text = text.slice(1);
+    if (text === '') return [];
+    this.afterCr = text.endsWith('\r');
+    if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
+    this.pending += text;
     return this.drain();
   }
 
@@ -28,20 +35,16 @@ export class SseSplitter {
   }
 
   private drain(): SseEvent[] {
-    // A trailing \r may be the first half of \r\n: keep it until the next chunk says.
-    const carry = this.pending.endsWith('\r') ? '\r' : '';
-    let text = carry === '' ? this.pending : this.pending.slice(0, -1);
-    if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
     const events: SseEvent[] = [];
     let start = 0;
     for (;;) {
-      const end = text.indexOf('\n\n', start);
+      const end = this.pending.indexOf('\n\n', start);
       if (end === -1) break;
-      const event = parseEvent(text.slice(start, end));
+      const event = parseEvent(this.pending.slice(start, end));
       if (event !== undefined) events.push(event);
       start = end + 2;
     }
-    this.pending = text.slice(start) + carry;
+    if (start > 0) this.pending = this.pending.slice(start);
     if (this.pending.length > this.maxEventChars) {
       throw new RangeError(`an event exceeds ${this.maxEventChars} characters`);
     }

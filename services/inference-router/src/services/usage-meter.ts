@@ -123,15 +123,15 @@ export class UsageMeter implements SpendReader {
   }
 
   /** Writes every queued record now (also called on a timer); failures keep them queued for the next try. */
-  flush(): Promise<void> {
-    return this.exclusive(() => this.write());
+  async flush(): Promise<void> {
+    await this.exclusive(() => this.write());
   }
 
   /** SpendReader: flushes, then sums each budget's current period in the store, under one lock. */
   read(budgets: readonly BudgetRow[]): Promise<{ seq: number; spent: ReadonlyMap<string, number> }> {
     return this.exclusive(async () => {
-      await this.write();
-      if (this.queue.length > 0) throw new Error('usage records could not be written; spend is unknown');
+      // Records queued while writing are newer than `seq` and counted locally; only a failed write is fatal.
+      if (!(await this.write())) throw new Error('usage records could not be written; spend is unknown');
       const seq = this.flushedSeq;
       const now = new Date();
       const sums = await this.repository.spent(
@@ -174,8 +174,9 @@ export class UsageMeter implements SpendReader {
     return ledger.usd;
   }
 
-  private async write(): Promise<void> {
-    if (this.queue.length === 0) return;
+  /** Writes what is queued now; false when some of it failed (and is queued again). */
+  private async write(): Promise<boolean> {
+    if (this.queue.length === 0) return true;
     const batch = this.queue;
     this.queue = [];
     const failed: { seq: number; record: UsageRecord }[] = [];
@@ -194,10 +195,11 @@ export class UsageMeter implements SpendReader {
     }
     if (failed.length === 0) {
       this.flushedSeq = batch.at(-1)?.seq ?? this.flushedSeq;
-      return;
+      return true;
     }
     failed.sort((a, b) => a.seq - b.seq);
     this.queue = [...failed, ...this.queue];
+    return false;
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
