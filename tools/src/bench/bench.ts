@@ -6,7 +6,7 @@ export interface BenchResult {
   readonly case: string;
   /** What one operation is: `op` (a function call) or `req` (an HTTP request). */
   readonly unit: 'op' | 'req';
-  /** Throughput: operations (or requests) per second. */
+  /** Throughput: operations (or requests) per second; `NaN` for a case that measures only latency. */
   readonly perSecond: number;
   /** How many operations the figure is based on. */
   readonly operations: number;
@@ -15,6 +15,11 @@ export interface BenchResult {
   readonly p99Ms?: number;
   /** The `case` of the result in the same benchmark this one is compared with; a baseline has none. */
   readonly baseline?: string;
+  /**
+   * Also compare latency: the report shows how many milliseconds this case adds to its baseline's p50 and
+   * p99 (what a hop adds), in a column that only reports with such a case have.
+   */
+  readonly showAdded?: boolean;
 }
 
 /** A benchmark module: `run()` measures its cases, baselines included, in one process run. */
@@ -29,6 +34,9 @@ export interface Benchmark {
 /** A result with its throughput relative to its baseline's (`perSecond / baseline.perSecond`). */
 export interface RatedResult extends BenchResult {
   readonly ratio?: number;
+  /** `p50Ms - baseline.p50Ms` and `p99Ms - baseline.p99Ms`, for a result with `showAdded`. */
+  readonly addedP50Ms?: number;
+  readonly addedP99Ms?: number;
 }
 
 export interface BenchmarkReport {
@@ -78,7 +86,20 @@ export function rateResults(benchmark: string, results: readonly BenchResult[]):
         `benchmark ${benchmark}: case "${result.case}" names a missing baseline "${result.baseline}"`,
       );
     }
-    return { ...result, ratio: baseline.perSecond > 0 ? result.perSecond / baseline.perSecond : Number.NaN };
+    const ratio = baseline.perSecond > 0 ? result.perSecond / baseline.perSecond : Number.NaN;
+    if (result.showAdded !== true) {
+      return { ...result, ratio };
+    }
+    return {
+      ...result,
+      ratio,
+      ...(result.p50Ms === undefined || baseline.p50Ms === undefined
+        ? {}
+        : { addedP50Ms: result.p50Ms - baseline.p50Ms }),
+      ...(result.p99Ms === undefined || baseline.p99Ms === undefined
+        ? {}
+        : { addedP99Ms: result.p99Ms - baseline.p99Ms }),
+    };
   });
 }
 
@@ -111,16 +132,35 @@ export function formatRatio(ratio: number | undefined): string {
   return `${ratio.toPrecision(3)}×`;
 }
 
-/** A plain-text table of one benchmark's results, the header line naming it. */
+/** `+0.42 ms` / `-0.03 ms`: latency added to a baseline's. */
+export function formatAddedMs(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) {
+    return '-';
+  }
+  return `${ms < 0 ? '-' : '+'}${formatMs(Math.abs(ms))}`;
+}
+
+/**
+ * A plain-text table of one benchmark's results, the header line naming it; an `added p50 / p99` column when
+ * some result compares latency (`showAdded`).
+ */
 export function formatReport(report: BenchmarkReport): string {
+  const added = report.results.some((result) => result.showAdded === true);
   const rows = report.results.map((result) => [
     result.case,
-    `${formatRate(result.perSecond)} ${result.unit}/s`,
+    Number.isFinite(result.perSecond) ? `${formatRate(result.perSecond)} ${result.unit}/s` : '-',
     formatMs(result.p50Ms),
     formatMs(result.p99Ms),
     formatRatio(result.ratio),
+    ...(added
+      ? [
+          result.showAdded === true
+            ? `${formatAddedMs(result.addedP50Ms)} / ${formatAddedMs(result.addedP99Ms)}`
+            : '',
+        ]
+      : []),
   ]);
-  const header = ['case', 'throughput', 'p50', 'p99', 'vs baseline'];
+  const header = ['case', 'throughput', 'p50', 'p99', 'vs baseline', ...(added ? ['added p50 / p99'] : [])];
   const table = [header, ...rows];
   const widths = header.map((_, column) => Math.max(...table.map((row) => (row[column] ?? '').length)));
   const lines = table.map((row) =>

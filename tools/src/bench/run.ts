@@ -15,6 +15,7 @@ import {
 } from './bench.js';
 import { auditBenchmark } from './audit.bench.js';
 import { gatewayProxyBenchmark } from './gateway-proxy.bench.js';
+import { inferenceRouterBenchmark } from './inference-router.bench.js';
 import { platformHealthBenchmark } from './platform-health.bench.js';
 import { principalBenchmark } from './principal.bench.js';
 
@@ -23,6 +24,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   principalBenchmark,
   platformHealthBenchmark,
   gatewayProxyBenchmark,
+  inferenceRouterBenchmark,
   auditBenchmark,
 ];
 
