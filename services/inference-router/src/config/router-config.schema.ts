@@ -38,7 +38,7 @@ export const routerConfigSchema = z.object({
   INFERENCE_BREAKER_COOLDOWN_MS: intSetting(100, 3_600_000).default(30_000),
   /** The largest non-streamed provider answer the router reads. */
   INFERENCE_MAX_RESPONSE_BYTES: intSetting(1_024, 268_435_456).default(33_554_432),
-  /** Bodies sent to audit with `model_invoked` / `model_response` are cut at this size (marked truncated). */
+  /** Bodies sent to audit with `model_invoked` / `model_response` are cut at this size (marked truncated); 0 sends none. */
   INFERENCE_CAPTURE_MAX_BYTES: intSetting(0, 67_108_864).default(8_388_608),
   /** Usage records are written to the store in batches this often. */
   INFERENCE_USAGE_FLUSH_MS: intSetting(50, 60_000).default(1_000),

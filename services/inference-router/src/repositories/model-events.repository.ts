@@ -32,12 +32,14 @@ export class ModelEventsRepository {
     type: 'model_invoked' | 'model_response',
     attributes: Record<string, unknown>,
     bodies: readonly CapturedBody[],
+    occurredAt: Date,
   ): void {
     const eventId = newTurnId();
     this.client.enqueue({
       ...turn,
       eventId,
       type,
+      occurredAt,
       attributes,
       artifacts: bodies.map((body) => artifactRef(body.kind, body.body, body.contentType)),
     });

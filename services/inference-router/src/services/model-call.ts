@@ -46,15 +46,20 @@ export class CallRecorder {
   }
 }
 
+/** A body as sent to audit: cut at `maxBytes`, or none at all when `maxBytes` is 0. */
 function capture(
   kind: CapturedBody['kind'],
   contentType: string,
   body: Buffer | string,
   maxBytes: number,
-): { body: CapturedBody; truncated: boolean } {
+): { bodies: CapturedBody[]; truncated: boolean } {
+  if (maxBytes === 0) return { bodies: [], truncated: true };
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   const truncated = bytes.length > maxBytes;
-  return { body: { kind, contentType, body: truncated ? bytes.subarray(0, maxBytes) : bytes }, truncated };
+  return {
+    bodies: [{ kind, contentType, body: truncated ? bytes.subarray(0, maxBytes) : bytes }],
+    truncated,
+  };
 }
 
 /**
@@ -82,19 +87,24 @@ export class ModelCall {
   ) {
     const turn = this.turn();
     if (turn === undefined) return;
-    const request = capture('request', 'application/json', start.body, options.captureMaxBytes);
-    events.publish(
-      turn,
-      'model_invoked',
-      {
-        endpoint: start.endpoint,
-        requested_model: start.requested,
-        role: start.role ?? null,
-        stream: start.stream,
-        request_truncated: request.truncated,
-      },
-      [request.body],
-    );
+    const occurredAt = this.at;
+    // After the provider call went out: recording it must not delay it.
+    setImmediate(() => {
+      const request = capture('request', 'application/json', start.body, options.captureMaxBytes);
+      events.publish(
+        turn,
+        'model_invoked',
+        {
+          endpoint: start.endpoint,
+          requested_model: start.requested,
+          role: start.role ?? null,
+          stream: start.stream,
+          request_truncated: request.truncated,
+        },
+        request.bodies,
+        occurredAt,
+      );
+    });
   }
 
   /** The provider that answered, and every attempt it took to get there. */
@@ -176,6 +186,35 @@ export class ModelCall {
       response === undefined
         ? undefined
         : capture('response', response.contentType, response.body, this.options.captureMaxBytes);
+    const occurredAt = new Date();
+    // After the answer went out: hashing and uploading the body must not hold the caller's last bytes.
+    setImmediate(() => {
+      this.publishResponse(turn, outcome, captured, occurredAt, {
+        provider,
+        costUsd,
+        tokens,
+        latencyMs,
+        ttftMs,
+        attributes,
+      });
+    });
+  }
+
+  private publishResponse(
+    turn: { turnId: string; tenantId: string; userId: string },
+    outcome: string,
+    captured: { bodies: CapturedBody[]; truncated: boolean } | undefined,
+    occurredAt: Date,
+    measured: {
+      provider: string;
+      costUsd: number | null;
+      tokens: TokenCounts;
+      latencyMs: number;
+      ttftMs: number | null;
+      attributes: Record<string, unknown>;
+    },
+  ): void {
+    const { provider, costUsd, tokens, latencyMs, ttftMs, attributes } = measured;
     this.events.publish(
       turn,
       'model_response',
@@ -198,7 +237,8 @@ export class ModelCall {
         ...(captured === undefined ? {} : { response_truncated: captured.truncated }),
         ...attributes,
       },
-      captured === undefined ? [] : [captured.body],
+      captured?.bodies ?? [],
+      occurredAt,
     );
   }
 
