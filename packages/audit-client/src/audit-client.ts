@@ -44,6 +44,10 @@ import {
 } from './batching.js';
 import { EventSpool, type SpoolAppendResult, type SpoolSegment } from './event-spool.js';
 
+/** How long a signed principal is reused: well inside its 60 s life, so a call never carries a stale one. */
+const PRINCIPAL_REUSE_MS = 30_000;
+const MAX_CACHED_PRINCIPALS = 10_000;
+
 /** What a service hands over; the client fills `eventId` (UUIDv7), `service` and `occurredAt` (now) when absent. */
 export interface TurnEventInput {
   eventId?: string;
@@ -123,6 +127,7 @@ export class AuditClient {
   /** `putArtifact` calls not settled yet; `close` waits for them. */
   private readonly uploads = new Set<Promise<unknown>>();
 
+  private readonly principals = new Map<string, { token: string; signedAt: number }>();
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly counts = { delivered: 0, spooled: 0, rejected: 0, dropped: 0 };
@@ -762,23 +767,36 @@ export class AuditClient {
     });
   }
 
-  /** `aibox-principal` metadata freshly signed for a (tenant, user), as audit checks on every call. */
+  /**
+   * `aibox-principal` metadata for a (tenant, user), as audit checks on every call. A signed principal lives
+   * 60 s; one is reused for {@link PRINCIPAL_REUSE_MS}, so a busy service signs once per identity and half
+   * minute instead of once per call.
+   */
   private principalMetadata(tenantId: string, userId: string): Metadata {
+    const key = `${tenantId}\u0000${userId}`;
+    const now = Date.now();
+    let cached = this.principals.get(key);
+    if (cached === undefined || cached.signedAt + PRINCIPAL_REUSE_MS <= now) {
+      cached = {
+        token: signPrincipal(
+          {
+            tid: tenantId,
+            uid: userId,
+            email: '',
+            roles: ['service'],
+            iss: INTERNAL_PRINCIPAL_ISSUER,
+            sub: this.service,
+          },
+          this.keys,
+        ),
+        signedAt: now,
+      };
+      // Bounded: identities not seen for a while make room.
+      if (this.principals.size >= MAX_CACHED_PRINCIPALS) this.principals.clear();
+      this.principals.set(key, cached);
+    }
     const metadata = new Metadata();
-    metadata.set(
-      GRPC_METADATA.principal,
-      signPrincipal(
-        {
-          tid: tenantId,
-          uid: userId,
-          email: '',
-          roles: ['service'],
-          iss: INTERNAL_PRINCIPAL_ISSUER,
-          sub: this.service,
-        },
-        this.keys,
-      ),
-    );
+    metadata.set(GRPC_METADATA.principal, cached.token);
     return metadata;
   }
 
