@@ -166,7 +166,7 @@ export class InferenceService {
       requested: body.model,
       role: resolution.role,
       stream,
-      body: JSON.stringify(body),
+      body,
     });
     return { resolution, call };
   }

@@ -39,7 +39,7 @@ async function settle(): Promise<void> {
 describe('ModelCall', () => {
   it('publishes both bodies, cut at the capture bound and marked so', async () => {
     const { calls, published } = recorder(10);
-    const call = calls.begin(EMPTY_SNAPSHOT, CALLER, { ...START, body: '{"model":"default"}' });
+    const call = calls.begin(EMPTY_SNAPSHOT, CALLER, { ...START, body: { model: 'default' } });
     call.finish('ok', { contentType: 'application/json', body: '{"ok":true}' });
     await settle();
     expect(published.map((event) => event.type)).toEqual(['model_invoked', 'model_response']);
@@ -51,7 +51,7 @@ describe('ModelCall', () => {
 
   it('sends no bodies when the capture bound is 0, and the events still', async () => {
     const { calls, published } = recorder(0);
-    const call = calls.begin(EMPTY_SNAPSHOT, CALLER, { ...START, body: '{"model":"default"}' });
+    const call = calls.begin(EMPTY_SNAPSHOT, CALLER, { ...START, body: { model: 'default' } });
     call.finish('upstream_error', { contentType: 'application/json', body: '{}' });
     await settle();
     expect(published.map((event) => [event.type, event.bodies.length])).toEqual([
@@ -63,12 +63,12 @@ describe('ModelCall', () => {
 
   it('publishes nothing outside a turn, and finishes once', async () => {
     const { calls, published } = recorder(100);
-    const call = calls.begin(EMPTY_SNAPSHOT, { ...CALLER, turnId: undefined }, { ...START, body: '{}' });
+    const call = calls.begin(EMPTY_SNAPSHOT, { ...CALLER, turnId: undefined }, { ...START, body: {} });
     call.finish('ok', undefined);
     call.finish('ok', undefined);
     await settle();
     expect(published).toEqual([]);
-    const inTurn = calls.begin(EMPTY_SNAPSHOT, CALLER, { ...START, body: '{}' });
+    const inTurn = calls.begin(EMPTY_SNAPSHOT, CALLER, { ...START, body: {} });
     inTurn.finish('ok', undefined);
     inTurn.finish('internal', undefined);
     await settle();

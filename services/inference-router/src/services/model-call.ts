@@ -23,8 +23,8 @@ export interface CallStart {
   readonly requested: string;
   readonly role: string | undefined;
   readonly stream: boolean;
-  /** The caller's request body, as received. */
-  readonly body: string;
+  /** The caller's request body, as received (serialized for audit only in a turn, off the request's path). */
+  readonly body: unknown;
 }
 
 export interface CallRecorderOptions {
@@ -90,7 +90,12 @@ export class ModelCall {
     const occurredAt = this.at;
     // After the provider call went out: recording it must not delay it.
     setImmediate(() => {
-      const request = capture('request', 'application/json', start.body, options.captureMaxBytes);
+      const request = capture(
+        'request',
+        'application/json',
+        JSON.stringify(start.body),
+        options.captureMaxBytes,
+      );
       events.publish(
         turn,
         'model_invoked',
