@@ -111,3 +111,18 @@ export async function freeServicePorts(): Promise<number> {
   }
   throw new Error('found no free HTTP port with a free gRPC port beside it');
 }
+
+/** Polls `url` (a service's `/readyz`) until it answers 2xx; fails after about ten seconds. */
+export async function waitReady(url: string): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`${url} did not become ready`);
+}

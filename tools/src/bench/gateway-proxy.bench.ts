@@ -9,7 +9,7 @@ import { generateKeySetValue } from '@aibox/identity';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 
 import type { Benchmark, BenchResult } from './bench.js';
-import { freePort, startChild, type ChildTarget } from './child-target.js';
+import { freePort, startChild, waitReady, type ChildTarget } from './child-target.js';
 import { loadHttp, summarizeHttp, type HttpLoadOptions, type HttpSample } from './measure.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -123,20 +123,6 @@ http {
     ready: /^ready$/,
     stopWith: 'sigterm',
   });
-}
-
-async function waitReady(url: string): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  throw new Error(`${url} did not become ready`);
 }
 
 function result(name: string, samples: readonly HttpSample[], baseline?: string): BenchResult {

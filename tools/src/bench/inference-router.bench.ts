@@ -17,7 +17,7 @@ import {
 } from '@aibox/identity';
 
 import type { Benchmark, BenchResult } from './bench.js';
-import { freePort, startChild } from './child-target.js';
+import { freePort, startChild, waitReady } from './child-target.js';
 import { loadHttp, percentile, summarizeHttp, type HttpLoadOptions, type HttpSample } from './measure.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -151,20 +151,6 @@ async function waitRoutable(routerUrl: string, keys: Keys): Promise<void> {
     await new Promise((done) => setTimeout(done, 100));
   }
   throw new Error(`the router did not route to the upstream: ${last}`);
-}
-
-async function waitReady(url: string): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  throw new Error(`${url} did not become ready`);
 }
 
 /** Complete SSE events (`\n\n`-terminated) at the start of `pending`, and what is left of it. */

@@ -1,14 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 
-import {
-  PublishStatus,
-  TurnEventServiceService,
-  type PutArtifactRequest,
-  type TurnEventServiceServer,
-} from '@aibox/contracts';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { serveUpstream } from './upstream-process.js';
 
 /**
  * The rest of the mesh for the `inference-router` benchmark, in its own process so that the load generator
@@ -133,57 +126,8 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
   response.end(answer);
 }
 
-const turnEvents: TurnEventServiceServer = {
-  publish: (call, callback) => {
-    callback(null, {
-      results: call.request.events.map((event) => ({
-        eventId: event.eventId,
-        status: PublishStatus.ACCEPTED,
-        code: '',
-      })),
-    });
-  },
-  putArtifact: (call, callback) => {
-    const digest = createHash('sha256');
-    let size = 0;
-    call.on('data', (message: PutArtifactRequest) => {
-      if (message.payload?.$case !== 'chunk') return;
-      digest.update(message.payload.value);
-      size += message.payload.value.length;
-    });
-    call.on('end', () => {
-      callback(null, { sha256: digest.digest('hex'), size });
-    });
-  },
-};
-
-async function main(): Promise<void> {
-  const http = createServer((request, response) => {
-    handle(request, response).catch(() => {
-      response.destroy();
-    });
+await serveUpstream((request, response) => {
+  handle(request, response).catch(() => {
+    response.destroy();
   });
-  http.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const address = http.address();
-  if (address === null || typeof address === 'string') throw new Error('no HTTP port was assigned');
-
-  const grpc = new Server();
-  grpc.addService(TurnEventServiceService, turnEvents);
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    grpc.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, port) => {
-      if (error === null) resolve(port);
-      else reject(error);
-    });
-  });
-
-  process.stdin.on('close', () => {
-    grpc.forceShutdown();
-    http.closeAllConnections();
-    http.close(() => process.exit(0));
-  });
-  process.stdin.resume();
-  process.stdout.write(`ready http://127.0.0.1:${address.port} 127.0.0.1:${grpcPort}\n`);
-}
-
-await main();
+});
