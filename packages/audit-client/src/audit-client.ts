@@ -631,11 +631,11 @@ export class AuditClient {
       acked = new Set();
       this.replayAcked.set(segment.name, acked);
     }
-    const todo = segment.events
+    const unsent = segment.events
       .filter((event) => !acked.has(event.eventId))
       .map((event) => ({ event, bytes: TurnEvent.encode(event).finish().length }));
     // One batch at a time: the spool's order is the order audit should see.
-    for (const batch of batchByIdentity(todo, this.maxBatch, this.maxBatchBytes)) {
+    for (const batch of batchByIdentity(unsent, this.maxBatch, this.maxBatchBytes)) {
       if (this.replayStopped()) {
         return false;
       }
