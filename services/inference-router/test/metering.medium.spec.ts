@@ -106,6 +106,18 @@ describe.each(ADAPTERS)('inference-router metering and audit on %s', (adapter) =
     expect(await router.call('GET', '/v1/internal/usage?group_by=nothing')).toMatchObject({ status: 400 });
   });
 
+  it('refuses a model named with control characters, and later usage is still written', async () => {
+    const gina = router.sdk({ ...MESH, uid: 'gina' });
+    await expect(
+      gina.chat.completions.create({ model: 'de\u0000fault', messages: HELLO }),
+    ).rejects.toMatchObject({ code: 'model_unknown' });
+    await gina.chat.completions.create({ model: 'default', messages: HELLO });
+    const rows = (await router.call('GET', '/v1/internal/usage?group_by=user&user_id=gina')).json[
+      'rows'
+    ] as UsageRow[];
+    expect(rows).toMatchObject([{ key: 'gina', requests: 1 }]);
+  });
+
   it('counts a failed call as an error with no tokens', async () => {
     upstream.queue({ status: 500 }, { status: 500 }, { status: 500 });
     const dave = router.sdk({ ...MESH, uid: 'dave' });
@@ -189,6 +201,18 @@ describe.each(ADAPTERS)('inference-router metering and audit on %s', (adapter) =
       (await router.call('PUT', '/v1/internal/budgets/tenant', { period: 'day', limit_usd: -5 })).status,
     ).toBe(400);
     expect((await router.call('GET', '/v1/internal/prices', undefined, MESH)).status).toBe(403);
+    // Control characters (PostgreSQL text holds no NUL) and dates that do not parse are the caller's fault.
+    expect(
+      (await router.call('PUT', '/v1/internal/budgets/users/%00', { period: 'day', limit_usd: 1 })).status,
+    ).toBe(400);
+    expect((await router.call('PUT', '/v1/internal/roles/title', { models: ['free/a\u0000b'] })).status).toBe(
+      400,
+    );
+    expect((await router.call('GET', '/v1/internal/usage?from=yesterday')).status).toBe(400);
+    expect(
+      (await router.call('GET', '/v1/internal/usage?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z'))
+        .status,
+    ).toBe(400);
   });
 
   it('sends model_invoked and model_response with the bodies to audit, sealed into the turn’s receipt', async () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { USAGE_GROUPS } from '../repositories/usage.repository.js';
+import { modelId } from './provider.dto.js';
 
 const usdPerMtok = z.number().min(0).max(1_000_000);
 
@@ -9,7 +10,7 @@ export const priceSheetBody = z.strictObject({
   prices: z
     .array(
       z.strictObject({
-        model: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}\/\S{1,256}$/, 'must be <provider name>/<model>'),
+        model: modelId,
         input_per_mtok: usdPerMtok,
         cached_input_per_mtok: usdPerMtok.nullable().optional(),
         output_per_mtok: usdPerMtok,
@@ -37,7 +38,10 @@ export const budgetBody = z.strictObject({
 });
 export type BudgetBody = z.infer<typeof budgetBody>;
 
-export const budgetUserParams = z.strictObject({ user_id: z.string().min(1).max(256) });
+/** A user id as the principal carries it: no control characters (PostgreSQL text cannot hold a NUL). */
+const userId = z.string().regex(/^[^\p{Cc}]{1,256}$/u, 'must be 1-256 characters without control characters');
+
+export const budgetUserParams = z.strictObject({ user_id: userId });
 
 export interface BudgetView {
   readonly scope: 'tenant' | 'user';
@@ -58,14 +62,16 @@ export const usageQuery = z
     from: instant.optional(),
     to: instant.optional(),
     group_by: z.enum(USAGE_GROUPS).default('model'),
-    user_id: z.string().min(1).max(256).optional(),
+    user_id: userId.optional(),
   })
-  .refine((query) => query.from === undefined || query.to === undefined || query.from < query.to, {
+  // Zod runs these even when a field failed; they judge only fields that parsed into dates.
+  .refine((query) => !(query.from instanceof Date && query.to instanceof Date) || query.from < query.to, {
     message: 'from must be before to',
   })
   .refine(
     (query) =>
-      query.from === undefined || (query.to ?? new Date()).getTime() - query.from.getTime() <= MAX_RANGE_MS,
+      !(query.from instanceof Date) ||
+      (query.to instanceof Date ? query.to : new Date()).getTime() - query.from.getTime() <= MAX_RANGE_MS,
     { message: 'a report covers at most 400 days' },
   );
 export type UsageQueryParams = z.infer<typeof usageQuery>;

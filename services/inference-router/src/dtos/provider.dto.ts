@@ -41,12 +41,16 @@ export type PatchProviderBody = z.infer<typeof patchProviderBody>;
 export const providerParams = z.strictObject({ name: providerName });
 export const roleParams = z.strictObject({ role: z.enum(ROLES) });
 
-/** `<provider>/<model>`: the model part may itself hold slashes (`meta/llama-3`). */
+/**
+ * `<provider>/<model>`: the model part may itself hold slashes (`meta/llama-3`), never whitespace or control
+ * characters (PostgreSQL text cannot hold a NUL).
+ */
+export const modelId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}\/[^\s\p{Cc}]{1,256}$/u, 'must be <provider name>/<model>');
+
 export const roleBody = z.strictObject({
-  models: z
-    .array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}\/\S{1,256}$/, 'must be <provider name>/<model>'))
-    .min(1)
-    .max(16),
+  models: z.array(modelId).min(1).max(16),
 });
 
 /** A provider as the admin API shows it: never the key, only its hint. */

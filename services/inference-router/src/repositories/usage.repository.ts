@@ -65,6 +65,11 @@ const GROUP_COLUMN = {
   day: sql<string>`to_char(at at time zone 'UTC', 'YYYY-MM-DD')`,
 } as const satisfies Record<UsageGroup, unknown>;
 
+/** Caller-given text as a column can hold it: no control characters (PostgreSQL refuses NUL), at most 300 chars. */
+function text(value: string): string {
+  return value.replace(/\p{Cc}/gu, '').slice(0, 300);
+}
+
 export function groupByTenant<T extends { readonly tenantId: string }>(
   items: readonly T[],
 ): Map<string, T[]> {
@@ -90,11 +95,11 @@ export class UsageRepository {
           records.map((record) => ({
             at: record.at,
             tenant_id: tenantId,
-            user_id: record.userId,
+            user_id: text(record.userId),
             turn_id: record.turnId ?? null,
             role: record.role ?? null,
             provider: record.provider,
-            model: record.model,
+            model: text(record.model),
             endpoint: record.endpoint,
             stream: record.stream,
             outcome: record.outcome,

@@ -22,12 +22,19 @@ class FakeUsageRepository {
   readonly spentCalls: SpendScope[][] = [];
   /** Tenants whose next inserts throw (as many times as listed). */
   readonly failures: string[] = [];
+  /** Tenants whose next insert is refused for good, as PostgreSQL refuses a NUL in text (SQLSTATE 22021). */
+  readonly refusals: string[] = [];
   /** When set, inserts wait for it. */
   gate: Promise<void> | undefined;
 
   async insert(tenantId: string, records: readonly UsageRecord[]): Promise<void> {
     this.attempts.push(tenantId);
     if (this.gate !== undefined) await this.gate;
+    const refused = this.refusals.indexOf(tenantId);
+    if (refused !== -1) {
+      this.refusals.splice(refused, 1);
+      throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+    }
     const failing = this.failures.indexOf(tenantId);
     if (failing !== -1) {
       this.failures.splice(failing, 1);
@@ -454,6 +461,21 @@ describe('UsageMeter.flush', () => {
       { tenantId: 't2', records: [b1, b2, b3] },
       { tenantId: 't1', records: [a3] },
     ]);
+    await meter.close();
+  });
+
+  it('drops records the store refuses for good, so they never hold the tenant back', async () => {
+    const { meter, repository, errors } = setup();
+    const snap = snapshot([]);
+    repository.refusals.push('t1');
+    meter.record(usage('t1', 'u1', 1), snap);
+    await meter.flush();
+    expect(repository.inserted).toEqual([]);
+    expect(errors[0]?.message).toBe('usage records refused by the store; dropped');
+    const next = usage('t1', 'u1', 2);
+    meter.record(next, snap);
+    await expect(meter.read([])).resolves.toMatchObject({ seq: 2 });
+    expect(repository.inserted).toEqual([{ tenantId: 't1', records: [next] }]);
     await meter.close();
   });
 

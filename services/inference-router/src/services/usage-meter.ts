@@ -28,6 +28,12 @@ export function costOf(price: Price, tokens: TokenCounts): number {
   );
 }
 
+/** A store error no retry can fix: PostgreSQL's data exceptions and constraint violations, a bad tenant id. */
+function refusedForGood(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (/^2[23][0-9A-Z]{3}$/.test(code) || code === 'tenant_invalid');
+}
+
 export interface UsageMeterOptions {
   readonly flushMs: number;
   /** Records kept in memory while the store refuses them; the oldest are dropped (and logged) beyond. */
@@ -189,6 +195,14 @@ export class UsageMeter implements SpendReader {
           items.map((item) => item.record),
         );
       } catch (error: unknown) {
+        if (refusedForGood(error)) {
+          // Writing them again would fail again and hold every later record of the tenant back.
+          this.logger.error(
+            { err: error, records: items.length },
+            'usage records refused by the store; dropped',
+          );
+          continue;
+        }
         failed.push(...items.map(({ seq, record }) => ({ seq, record })));
         this.logger.error({ err: error, records: items.length }, 'usage records could not be written');
       }
