@@ -290,6 +290,7 @@ describe('inference-router admin path', () => {
       { name: 'Bad Name', kind: 'chat_completions', base_url: 'x' },
       { name: 'x', kind: 'grpc', base_url: 'x' },
       { name: 'x', kind: 'chat_completions', base_url: 'x', extra: 1 },
+      { name: 'x', kind: 'chat_completions', base_url: 'x', api_key: 'sk-abc\r\nx-injected: 1' },
     ]) {
       const answer = await call('POST', '/v1/internal/providers', body);
       expect(answer.status, JSON.stringify(body)).toBe(400);

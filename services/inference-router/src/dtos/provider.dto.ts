@@ -18,11 +18,14 @@ const providerName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 of a-z 0-9 _ - (starting with a letter or digit)');
 
+/** Sent as `Authorization: Bearer <key>`: visible ASCII only, so it can never break the header. */
+const apiKey = z.string().regex(/^[!-~]{1,4096}$/, 'must be 1-4096 visible ASCII characters');
+
 export const createProviderBody = z.strictObject({
   name: providerName,
   kind: z.enum(['chat_completions', 'responses']),
   base_url: z.string().min(1).max(2_048),
-  api_key: z.string().min(1).max(4_096).optional(),
+  api_key: apiKey.optional(),
   enabled: z.boolean().default(true),
 });
 export type CreateProviderBody = z.infer<typeof createProviderBody>;
@@ -32,7 +35,7 @@ export const patchProviderBody = z
     kind: z.enum(['chat_completions', 'responses']).optional(),
     base_url: z.string().min(1).max(2_048).optional(),
     /** A new key, or null to remove the key. */
-    api_key: z.string().min(1).max(4_096).nullable().optional(),
+    api_key: apiKey.nullable().optional(),
     enabled: z.boolean().optional(),
   })
   .refine((body) => Object.keys(body).length > 0, 'nothing to change');
