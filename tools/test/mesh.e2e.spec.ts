@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { HEADER } from '@aibox/identity';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { devLogins, signInWithCode } from '../../services/identity/test/support/identity-harness.js';
@@ -23,6 +25,8 @@ const GATEWAY = 'http://127.0.0.1:8080';
 
 let mesh: Mesh;
 let dataDir: string;
+/** On a shared PostgreSQL (CI), the router's tables of this run only: earlier runs' providers stay out of sight. */
+const routerSchema = `router_e2e_${randomBytes(6).toString('hex')}`;
 const lines: string[] = [];
 
 beforeAll(async () => {
@@ -30,7 +34,12 @@ beforeAll(async () => {
   mesh = await startMesh({
     rootDir: ROOT,
     // No bootstrap: a model server running on this machine must not change what the test sees.
-    env: { ...process.env, AIBOX_DATA_DIR: dataDir, INFERENCE_BOOTSTRAP: 'false' },
+    env: {
+      ...process.env,
+      AIBOX_DATA_DIR: dataDir,
+      INFERENCE_BOOTSTRAP: 'false',
+      INFERENCE_SQL_SCHEMA: routerSchema,
+    },
     write: (line) => lines.push(line),
     readyTimeoutMs: 60_000,
   });
@@ -39,6 +48,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await mesh.stop();
   await rm(dataDir, { recursive: true, force: true });
+  const databaseUrl = process.env['DATABASE_URL'];
+  if (databaseUrl !== undefined && databaseUrl !== '') {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    await client.query(`drop schema if exists ${routerSchema} cascade`);
+    await client.end();
+  }
 });
 
 describe('make dev mesh', () => {
