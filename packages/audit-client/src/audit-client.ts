@@ -26,6 +26,7 @@ import {
   ARTIFACT_CHUNK_BYTES,
   prepareArtifact,
   type ArtifactUpload,
+  type ArtifactRef,
   type PreparedArtifact,
 } from './artifact.js';
 import { AuditClientError } from './audit-client.error.js';
@@ -260,7 +261,35 @@ export class AuditClient {
     if (this.closed) {
       throw new AuditClientError('client_closed');
     }
+    return this.track(prepareArtifact(artifact));
+  }
+
+  /**
+   * `putArtifact` for a body whose event is about to be queued: checks and hashes the body once, and gives
+   * back at once the reference the event carries (`artifactRef` of the same body) with the upload's outcome,
+   * which settles as `putArtifact`'s does. Throws `artifact_invalid` or `client_closed` before uploading.
+   */
+  attachArtifact(artifact: ArtifactUpload): {
+    ref: ArtifactRef;
+    stored: Promise<{ sha256: string; size: number }>;
+  } {
+    if (this.closed) {
+      throw new AuditClientError('client_closed');
+    }
     const prepared = prepareArtifact(artifact);
+    return {
+      ref: {
+        kind: prepared.header.kind,
+        sha256: prepared.sha256,
+        size: prepared.body.length,
+        contentType: prepared.header.contentType,
+      },
+      stored: this.track(prepared),
+    };
+  }
+
+  /** Uploads, counted among the uploads `close` waits for. */
+  private async track(prepared: PreparedArtifact): Promise<{ sha256: string; size: number }> {
     const upload = this.upload(prepared);
     this.uploads.add(upload);
     try {

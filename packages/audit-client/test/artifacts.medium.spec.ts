@@ -140,6 +140,18 @@ describe('AuditClient.putArtifact against a real TurnEventService', () => {
     expect(server.artifacts.get(sha256(''))?.length).toBe(0);
   });
 
+  it('attachArtifact gives the event’s reference at once and uploads the same bytes', async () => {
+    const { server, port } = await startServer();
+    const c = await client(port);
+    const body = 'captured ✓ body';
+    const { ref, stored } = c.attachArtifact(upload(body, { kind: 'request', contentType: '' }));
+    expect(ref).toEqual(artifactRef('request', body, ''));
+    expect(ref).toMatchObject({ sha256: sha256(body), contentType: 'application/octet-stream' });
+    await expect(stored).resolves.toEqual({ sha256: ref.sha256, size: ref.size });
+    expect(server.artifacts.get(ref.sha256)?.toString('utf8')).toBe(body);
+    expect(() => c.attachArtifact(upload(body, { kind: 'Bad Kind' }))).toThrow(AuditClientError);
+  });
+
   it('retries transient failures with a fresh call and succeeds', async () => {
     const { server, port } = await startServer();
     const c = await client(port);

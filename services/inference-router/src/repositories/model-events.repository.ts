@@ -1,4 +1,4 @@
-import { artifactRef, type AuditClient } from '@aibox/audit-client';
+import type { AuditClient, TurnEventInput } from '@aibox/audit-client';
 import { newTurnId } from '@aibox/identity';
 import type { Logger } from '@aibox/platform';
 
@@ -17,9 +17,9 @@ export interface CapturedBody {
 
 /**
  * `model_invoked` / `model_response` turn events (ARCHITECTURE §6) through `@aibox/audit-client`: the event
- * carries each body's digest, and the body itself is uploaded beside it with `PutArtifact`. Neither ever
- * makes the data path wait: `enqueue` queues (and spools when audit is away); an upload that fails is
- * logged with its ids, and the event still proves what the body was by its digest.
+ * carries each body's digest, and the body itself is uploaded beside it with `PutArtifact` (hashed once for
+ * both). Neither ever makes the data path wait: `enqueue` queues (and spools when audit is away); an upload
+ * that fails is logged with its ids, and the event still proves what the body was by its digest.
  */
 export class ModelEventsRepository {
   constructor(
@@ -35,23 +35,31 @@ export class ModelEventsRepository {
     occurredAt: Date,
   ): void {
     const eventId = newTurnId();
-    this.client.enqueue({
-      ...turn,
-      eventId,
-      type,
-      occurredAt,
-      attributes,
-      artifacts: bodies.map((body) => artifactRef(body.kind, body.body, body.contentType)),
-    });
+    const artifacts: NonNullable<TurnEventInput['artifacts']> = [];
     for (const body of bodies) {
-      this.client
-        .putArtifact({ ...turn, eventId, kind: body.kind, contentType: body.contentType, body: body.body })
-        .catch((error: unknown) => {
+      try {
+        const { ref, stored } = this.client.attachArtifact({
+          ...turn,
+          eventId,
+          kind: body.kind,
+          contentType: body.contentType,
+          body: body.body,
+        });
+        artifacts.push(ref);
+        stored.catch((error: unknown) => {
           this.logger.warn(
             { err: error, turn_id: turn.turnId, event_id: eventId, kind: body.kind },
             'a captured body could not be stored in audit',
           );
         });
+      } catch (error: unknown) {
+        // Runs off the request's path (a timer): a refused body is logged, and the event still goes out.
+        this.logger.error(
+          { err: error, turn_id: turn.turnId, event_id: eventId, kind: body.kind },
+          'a captured body was refused before upload',
+        );
+      }
     }
+    this.client.enqueue({ ...turn, eventId, type, occurredAt, attributes, artifacts });
   }
 }
