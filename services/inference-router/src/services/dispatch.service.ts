@@ -57,8 +57,6 @@ export interface OpenedStream extends Committed {
   readonly first: readonly SseEvent[];
   /** The following events, in batches as they arrive; throws when the provider drops or stalls. */
   readonly events: AsyncIterator<SseEvent[]>;
-  /** Whether the provider ended the stream with an unfinished event (a dropped connection mid-event). */
-  readonly partial: () => boolean;
   /** Releases the upstream connection (also when the stream is abandoned). */
   readonly close: () => void;
 }
@@ -321,7 +319,6 @@ export class Dispatcher {
       kind: 'stream',
       first,
       events,
-      partial: () => splitter.hasPartialEvent,
       close: () => {
         upstream.destroy();
       },

@@ -1072,33 +1072,6 @@ describe('ChatChunksToResponseEvents', () => {
     const beforeCompleted = accumulate([...streamed, ...closing.slice(0, -1)]);
     expect(beforeCompleted?.output).toEqual(translator.response.output);
   });
-
-  it('ends a broken stream with response.failed', () => {
-    const failing = new ChatChunksToResponseEvents(textRequest, ids);
-    const events = [
-      ...failing.push(chatChunk({ content: 'Par' })),
-      ...failing.fail('The provider closed the stream'),
-    ];
-    expect(events.at(-1)?.data).toEqual({
-      type: 'response.failed',
-      sequence_number: events.length - 1,
-      response: {
-        ...baseResponse(textRequest),
-        status: 'failed',
-        error: { code: 'server_error', message: 'The provider closed the stream' },
-        output: [
-          {
-            id: 'msg_abc123_0',
-            type: 'message',
-            status: 'incomplete',
-            role: 'assistant',
-            content: [{ type: 'output_text', text: 'Par', annotations: [] }],
-          },
-        ],
-      },
-    });
-    expect(failing.finish()).toEqual([]);
-  });
 });
 
 describe('chatRequestToResponses', () => {

@@ -566,7 +566,6 @@ export class ChatChunksToResponseEvents {
   private started = false;
   private finished = false;
   private status: ResponseStatus = 'in_progress';
-  private failure: Json | undefined;
   private finishReason: string | undefined;
   private usage: Json | undefined;
   private readonly items: (StreamMessage | StreamCall)[] = [];
@@ -600,7 +599,6 @@ export class ChatChunksToResponseEvents {
         output,
         incomplete: this.status === 'incomplete' ? incompleteReason(this.finishReason) : undefined,
         usage: chatUsageToResponses(this.usage),
-        error: this.failure,
       },
       '',
     );
@@ -681,20 +679,6 @@ export class ChatChunksToResponseEvents {
     events.push(
       this.emit(incomplete === undefined ? 'response.completed' : 'response.incomplete', { response: final }),
     );
-    return events;
-  }
-
-  /**
-   * For a stream the provider broke off (or an error it sent mid-stream): response.failed, so the client
-   * sees the end of the stream and why. `message` is shown to the client.
-   */
-  fail(message: string): ResponseStreamEvent[] {
-    if (this.finished) return [];
-    const events = this.start();
-    this.finished = true;
-    this.status = 'failed';
-    this.failure = { code: 'server_error', message };
-    events.push(this.emit('response.failed', { response: this.response }));
     return events;
   }
 

@@ -253,11 +253,6 @@ export class ChatToResponses implements StreamTranslator {
     return responsesError(code, message, this.sequence++);
   }
 
-  /** The translated response so far (its final state once `finish` ran). */
-  get response(): Json {
-    return this.events.response;
-  }
-
   private encode(events: readonly { event: string; data: Json }[]): string {
     let text = '';
     for (const event of events) {
