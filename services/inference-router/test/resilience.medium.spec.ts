@@ -169,6 +169,7 @@ describe('inference-router resilience', () => {
       [{ dropAfter: 3 }, 'upstream_error'],
       [{ malformedAt: 2 }, 'upstream_error'],
       [{ stallAfter: 3 }, 'backend_unavailable'],
+      [{ providerErrorAt: 3 }, 'upstream_error'],
     ] as const) {
       primary.always(behaviour);
       const stream = await sdk.chat.completions.create({
@@ -183,6 +184,40 @@ describe('inference-router resilience', () => {
       expect(error, JSON.stringify(behaviour)).toBeInstanceOf(OpenAI.APIError);
       expect(error).toMatchObject({ code });
       expect(text.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('never passes a provider’s own error event through: the caller gets the router’s, cleaned', async () => {
+    await addProvider(router, { name: 'native', kind: 'responses', base_url: primary.url });
+    await setRole(router, 'guardrail', ['native/resp-test']);
+    primary.always({ providerErrorAt: 3 });
+    for (const run of [
+      async () => {
+        for await (const _event of await sdk.responses.create({
+          model: 'guardrail',
+          input: 'hi',
+          stream: true,
+        })) {
+          // drained until the error
+        }
+      },
+      async () => {
+        for await (const _chunk of await sdk.chat.completions.create({
+          model: 'classifier',
+          messages: HELLO,
+          stream: true,
+        })) {
+          // drained until the error
+        }
+      },
+    ]) {
+      const error = await run().catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      expect(error).toMatchObject({ code: 'upstream_error' });
+      const shown = JSON.stringify((error as InstanceType<typeof OpenAI.APIError>).error);
+      expect(shown).toContain('overloaded');
+      expect(shown).not.toContain('10.20.30.40');
+      expect(shown).not.toContain('sk-live-abcdef');
     }
   });
 

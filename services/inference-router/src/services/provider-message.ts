@@ -27,7 +27,14 @@ export function providerMessage(body: Buffer, apiKey: string | undefined): strin
       : typeof (error as { message?: unknown } | null)?.message === 'string'
         ? (error as { message: string }).message
         : undefined;
-  if (raw === undefined) return undefined;
+  return raw === undefined ? undefined : safeProviderText(raw, apiKey);
+}
+
+/**
+ * A provider's words made safe to show a caller: its key, URLs, addresses and credential-like tokens are
+ * replaced, and the text is cut to 300 characters. Undefined when nothing is left.
+ */
+export function safeProviderText(raw: string, apiKey: string | undefined): string | undefined {
   let text = raw;
   if (apiKey !== undefined && apiKey.length >= 4) text = text.split(apiKey).join('[redacted]');
   text = text

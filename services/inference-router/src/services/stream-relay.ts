@@ -2,6 +2,7 @@ import { openAiStreamError, type InferenceErrorCode } from '../errors/inference.
 import type { ClientChannel } from './client-channel.js';
 import type { OpenedStream } from './dispatch.service.js';
 import type { ModelCall } from './model-call.js';
+import { safeProviderText } from './provider-message.js';
 import {
   ChatChunksToResponseEvents,
   ResponseEventsToChatChunks,
@@ -21,8 +22,11 @@ interface Relayed {
   readonly usage?: TokenUsage;
   /** The answer is complete: nothing more is read from the provider. */
   readonly done?: boolean;
-  /** The provider reported a failure; `text` already tells the caller. */
-  readonly failure?: InferenceErrorCode;
+  /**
+   * The provider failed: after `text`, the relay ends the stream with the caller's API's error event carrying
+   * this code and message (the provider's words, made safe to show).
+   */
+  readonly failure?: { readonly code: InferenceErrorCode; readonly message: string };
 }
 
 /**
@@ -48,13 +52,21 @@ function parse(data: string): Json | undefined {
   }
 }
 
-const MALFORMED = 'The provider sent an event that is not valid JSON';
+const MALFORMED = {
+  code: 'upstream_error',
+  message: 'The provider sent an event that is not valid JSON',
+} as const;
 
-function providerFailed(error: unknown): string {
-  const message = (error as { message?: unknown } | null)?.message;
-  return typeof message === 'string' && message.length <= 300
-    ? `The provider reported an error: ${message.replace(/\b[a-z]+:\/\/\S+/gi, '[url]')}`
-    : 'The provider reported an error';
+/** The provider's own error object (or message) mid-stream; the relay cleans its words before showing them. */
+function providerFailed(error: unknown): { code: 'upstream_error'; message: string } {
+  const message = typeof error === 'string' ? error : (error as { message?: unknown } | null)?.message;
+  return {
+    code: 'upstream_error',
+    message:
+      typeof message === 'string' && message !== ''
+        ? `The provider reported an error: ${message}`
+        : 'The provider reported an error',
+  };
 }
 
 function hasChatToken(chunk: Json): boolean {
@@ -89,14 +101,9 @@ export class ChatPassthrough implements StreamTranslator {
     const data = event.data ?? '';
     if (data === '[DONE]') return { text: 'data: [DONE]\n\n', done: true };
     const chunk = parse(data);
-    if (chunk === undefined) {
-      return { text: this.error('upstream_error', MALFORMED), failure: 'upstream_error' };
-    }
+    if (chunk === undefined) return { text: '', failure: MALFORMED };
     if (chunk['error'] !== undefined && chunk['error'] !== null) {
-      return {
-        text: this.error('upstream_error', providerFailed(chunk['error'])),
-        failure: 'upstream_error',
-      };
+      return { text: '', failure: providerFailed(chunk['error']) };
     }
     const usage = usageFromChat(chunk['usage']);
     const usageOnly = Array.isArray(chunk['choices']) && chunk['choices'].length === 0;
@@ -128,16 +135,12 @@ export class ResponsesToChat implements StreamTranslator {
 
   event(event: SseEvent): Relayed {
     const data = parse(event.data ?? '');
-    if (data === undefined)
-      return { text: this.error('upstream_error', MALFORMED), failure: 'upstream_error' };
+    if (data === undefined) return { text: '', failure: MALFORMED };
     const type = event.event ?? (typeof data['type'] === 'string' ? data['type'] : undefined);
     const chunks = this.chunks.push(type, data);
-    let text = chunks.map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`).join('');
+    const text = chunks.map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`).join('');
     const failure = this.chunks.failure;
-    if (failure !== undefined) {
-      text += this.error('upstream_error', providerFailed(failure));
-      return { text, failure: 'upstream_error' };
-    }
+    if (failure !== undefined) return { text, failure: providerFailed(failure) };
     const usage =
       type === 'response.completed' || type === 'response.incomplete'
         ? usageFromResponses((data['response'] as Json | undefined)?.['usage'])
@@ -183,13 +186,16 @@ export class ResponsesPassthrough implements StreamTranslator {
   event(event: SseEvent): Relayed {
     const raw = event.data ?? '';
     const data = parse(raw);
-    if (data === undefined)
-      return { text: this.error('upstream_error', MALFORMED), failure: 'upstream_error' };
+    if (data === undefined) return { text: '', failure: MALFORMED };
     const sequence = data['sequence_number'];
     if (typeof sequence === 'number') this.lastSequence = sequence;
     const type = event.event ?? (typeof data['type'] === 'string' ? data['type'] : '');
+    // The provider's own failure events may carry its URLs or key: the caller gets the router's instead.
+    if (type === 'error') return { text: '', failure: providerFailed(data['error'] ?? data['message']) };
+    if (type === 'response.failed') {
+      return { text: '', failure: providerFailed((data['response'] as Json | undefined)?.['error']) };
+    }
     const text = encodeSseEvent(raw, event.event);
-    if (type === 'error' || type === 'response.failed') return { text, failure: 'upstream_error' };
     const finished = type === 'response.completed' || type === 'response.incomplete';
     const usage = finished
       ? usageFromResponses((data['response'] as Json | undefined)?.['usage'])
@@ -229,13 +235,9 @@ export class ChatToResponses implements StreamTranslator {
     const raw = event.data ?? '';
     if (raw === '[DONE]') return { text: '', done: true };
     const chunk = parse(raw);
-    if (chunk === undefined)
-      return { text: this.error('upstream_error', MALFORMED), failure: 'upstream_error' };
+    if (chunk === undefined) return { text: '', failure: MALFORMED };
     if (chunk['error'] !== undefined && chunk['error'] !== null) {
-      return {
-        text: this.error('upstream_error', providerFailed(chunk['error'])),
-        failure: 'upstream_error',
-      };
+      return { text: '', failure: providerFailed(chunk['error']) };
     }
     const usage = usageFromChat(chunk['usage']);
     return {
@@ -312,7 +314,9 @@ export async function relayStream(
         call.usage(relayed.usage);
         await send(relayed.text);
         if (relayed.failure !== undefined) {
-          outcome = relayed.failure;
+          outcome = relayed.failure.code;
+          const message = safeProviderText(relayed.failure.message, opened.candidate.provider.apiKey);
+          await send(translator.error(relayed.failure.code, message ?? 'The provider failed'));
           break relay;
         }
         if (relayed.done === true) {

@@ -24,6 +24,8 @@ export type Behaviour =
   | { readonly stallAfter: number }
   /** Send a broken event at this position of the stream (0 = first). */
   | { readonly malformedAt: number }
+  /** Send the API's own error event at this position, naming an internal URL and a key, and stop. */
+  | { readonly providerErrorAt: number }
   /** Wait between stream events (for callers that leave mid-stream). */
   | { readonly eventDelayMs: number };
 
@@ -56,6 +58,10 @@ export interface UpstreamOptions {
   /** Words of a streamed text answer, one per event. */
   readonly words?: number;
 }
+
+/** What a provider's own error event says: an internal URL and a key the caller must never see. */
+export const PROVIDER_ERROR =
+  'overloaded at http://10.20.30.40:8000/engine, key sk-live-abcdefghijklmnop0123';
 
 export const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18, cached_tokens: 3 } as const;
 
@@ -368,6 +374,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
     response: ServerResponse,
     events: string[],
     behaviour: Behaviour | undefined,
+    errorEvent: string,
   ): Promise<void> {
     response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     for (const [index, event] of events.entries()) {
@@ -377,6 +384,10 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         return;
       }
       if (behaviour !== undefined && 'stallAfter' in behaviour && index === behaviour.stallAfter) return;
+      if (behaviour !== undefined && 'providerErrorAt' in behaviour && index === behaviour.providerErrorAt) {
+        response.end(errorEvent);
+        return;
+      }
       if (behaviour !== undefined && 'malformedAt' in behaviour && index === behaviour.malformedAt) {
         response.write('data: {"id": "broken", "choices": [\n\n');
         continue;
@@ -445,7 +456,12 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
     } else if (path === '/v1/chat/completions') {
       if (streaming) {
         const events = chatChunks(body, wordCount).map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`);
-        await stream(response, [...events, 'data: [DONE]\n\n'], behaviour);
+        await stream(
+          response,
+          [...events, 'data: [DONE]\n\n'],
+          behaviour,
+          `data: ${JSON.stringify({ error: { message: PROVIDER_ERROR, type: 'server_error' } })}\n\n`,
+        );
       } else {
         sendJson(response, 200, chatCompletion(body));
       }
@@ -454,7 +470,12 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         const events = responseEvents(body, wordCount).map(
           ({ event, data }) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
         );
-        await stream(response, events, behaviour);
+        await stream(
+          response,
+          events,
+          behaviour,
+          `event: error\ndata: ${JSON.stringify({ type: 'error', code: 'server_error', message: PROVIDER_ERROR })}\n\n`,
+        );
       } else {
         sendJson(response, 200, responseObject(body, 'completed', responseOutput(body)));
       }
