@@ -10,7 +10,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 
 import type { Benchmark, BenchResult } from './bench.js';
 import { freePort, startChild, waitReady, type ChildTarget } from './child-target.js';
-import { loadHttp, summarizeHttp, type HttpLoadOptions, type HttpSample } from './measure.js';
+import { httpResult, loadHttp, type HttpLoadOptions, type HttpSample } from './measure.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const GATEWAY_MAIN = join(ROOT, 'services', 'gateway', 'dist', 'main.js');
@@ -125,19 +125,6 @@ http {
   });
 }
 
-function result(name: string, samples: readonly HttpSample[], baseline?: string): BenchResult {
-  const summary = summarizeHttp(samples);
-  return {
-    case: name,
-    unit: 'req',
-    perSecond: summary.perSecond,
-    operations: summary.requests,
-    p50Ms: summary.p50Ms,
-    p99Ms: summary.p99Ms,
-    ...(baseline === undefined ? {} : { baseline }),
-  };
-}
-
 /**
  * `gateway-proxy`: `GET /v1/models` with a bearer JWT through the gateway (JWT validation, header strip and
  * stamp, turn events to a gRPC sink, rate limiting, undici passthrough) against the same request to the
@@ -212,13 +199,13 @@ export const gatewayProxyBenchmark: Benchmark = {
         serial[kind].push(await loadHttp(urls[kind], { ...SERIAL_TURN, ...request }));
       }
       return [
-        result(DIRECT, samples.direct),
-        result(NGINX_CASE, samples.nginx, DIRECT),
-        result(GATEWAY, samples.gateway, DIRECT),
-        result(GATEWAY_VS_NGINX, samples.gateway, NGINX_CASE),
-        result(`${DIRECT}${SERIAL}`, serial.direct),
-        result(`${NGINX_CASE}${SERIAL}`, serial.nginx, `${DIRECT}${SERIAL}`),
-        result(`${GATEWAY}${SERIAL}`, serial.gateway, `${DIRECT}${SERIAL}`),
+        httpResult(DIRECT, samples.direct),
+        httpResult(NGINX_CASE, samples.nginx, DIRECT),
+        httpResult(GATEWAY, samples.gateway, DIRECT),
+        httpResult(GATEWAY_VS_NGINX, samples.gateway, NGINX_CASE),
+        httpResult(`${DIRECT}${SERIAL}`, serial.direct),
+        httpResult(`${NGINX_CASE}${SERIAL}`, serial.nginx, `${DIRECT}${SERIAL}`),
+        httpResult(`${GATEWAY}${SERIAL}`, serial.gateway, `${DIRECT}${SERIAL}`),
       ];
     } finally {
       for (const stop of stops.reverse()) await stop().catch(() => undefined);

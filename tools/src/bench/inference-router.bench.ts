@@ -18,7 +18,7 @@ import {
 
 import type { Benchmark, BenchResult } from './bench.js';
 import { freePort, startChild, waitReady } from './child-target.js';
-import { loadHttp, percentile, summarizeHttp, type HttpLoadOptions, type HttpSample } from './measure.js';
+import { httpResult, loadHttp, percentile, type HttpLoadOptions, type HttpSample } from './measure.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const ROUTER_MAIN = join(ROOT, 'services', 'inference-router', 'dist', 'main.js');
@@ -277,19 +277,6 @@ function latencyResult(name: string, values: readonly number[], baseline?: strin
   };
 }
 
-function loadResult(name: string, samples: readonly HttpSample[], baseline?: string): BenchResult {
-  const summary = summarizeHttp(samples);
-  return {
-    case: name,
-    unit: 'req',
-    perSecond: summary.perSecond,
-    operations: summary.requests,
-    p50Ms: summary.p50Ms,
-    p99Ms: summary.p99Ms,
-    ...(baseline === undefined ? {} : { baseline, showAdded: true }),
-  };
-}
-
 /** The upstream directly; the router with the request in a turn (audited); the router outside any turn. */
 type Target = 'direct' | 'router' | 'untracked';
 /** Non-streamed loads take turns in this order, so a busier moment weighs on every target alike. */
@@ -418,12 +405,12 @@ export const inferenceRouterBenchmark: Benchmark = {
       const gaps = (target: Target): number[] => paced[target].flatMap((sample) => sample.gapsMs);
       const transit = (target: Target): number[] => paced[target].flatMap((sample) => sample.transitMs);
       return [
-        loadResult(DIRECT, loaded.direct),
-        loadResult(ROUTER, loaded.router, DIRECT),
-        loadResult(UNTRACKED, loaded.untracked, DIRECT),
-        loadResult(`${DIRECT}${SERIAL}`, serial.direct),
-        loadResult(`${ROUTER}${SERIAL}`, serial.router, `${DIRECT}${SERIAL}`),
-        loadResult(`${UNTRACKED}${SERIAL}`, serial.untracked, `${DIRECT}${SERIAL}`),
+        httpResult(DIRECT, loaded.direct),
+        httpResult(ROUTER, loaded.router, DIRECT, true),
+        httpResult(UNTRACKED, loaded.untracked, DIRECT, true),
+        httpResult(`${DIRECT}${SERIAL}`, serial.direct),
+        httpResult(`${ROUTER}${SERIAL}`, serial.router, `${DIRECT}${SERIAL}`, true),
+        httpResult(`${UNTRACKED}${SERIAL}`, serial.untracked, `${DIRECT}${SERIAL}`, true),
         latencyResult('stream TTFT, direct', ttft('direct')),
         latencyResult('stream TTFT, router in a turn', ttft('router'), 'stream TTFT, direct'),
         latencyResult('stream TTFT, router no turn', ttft('untracked'), 'stream TTFT, direct'),
@@ -439,8 +426,8 @@ export const inferenceRouterBenchmark: Benchmark = {
           transit('router'),
           'stream chunk transit, direct',
         ),
-        loadResult(`${UNPACED}, direct`, streams.direct),
-        loadResult(`${UNPACED}, router in a turn`, streams.router, `${UNPACED}, direct`),
+        httpResult(`${UNPACED}, direct`, streams.direct),
+        httpResult(`${UNPACED}, router in a turn`, streams.router, `${UNPACED}, direct`, true),
       ];
     } finally {
       for (const agent of Object.values(agents)) agent.destroy();

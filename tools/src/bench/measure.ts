@@ -1,5 +1,7 @@
 import autocannon from 'autocannon';
 
+import type { BenchResult } from './bench.js';
+
 /** A function measured in a tight loop. */
 export interface OpsCase {
   readonly name: string;
@@ -150,5 +152,27 @@ export function summarizeHttp(samples: readonly HttpSample[]): HttpMeasurement {
     perSecond: seconds > 0 ? requests / seconds : Number.NaN,
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
+  };
+}
+
+/**
+ * The result of an HTTP case from its samples: throughput and latency, compared with `baseline` when given
+ * (and, with `showAdded`, also by the latency it adds to the baseline's).
+ */
+export function httpResult(
+  name: string,
+  samples: readonly HttpSample[],
+  baseline?: string,
+  showAdded = false,
+): BenchResult {
+  const summary = summarizeHttp(samples);
+  return {
+    case: name,
+    unit: 'req',
+    perSecond: summary.perSecond,
+    operations: summary.requests,
+    p50Ms: summary.p50Ms,
+    p99Ms: summary.p99Ms,
+    ...(baseline === undefined ? {} : { baseline, ...(showAdded ? { showAdded } : {}) }),
   };
 }
