@@ -1,25 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import {
-  generateKeySetValue,
-  HEADER,
-  newTurnId,
-  parseKeySet,
-  signCapToken,
-  signPrincipal,
-} from '@aibox/identity';
-import { bootService, type BootedService } from '@aibox/platform';
-import { freePort } from '@aibox/testing';
-
-import type { RouterConfigSchema } from '../src/config/router-config.schema.js';
-import { routerServiceOptions } from '../src/router.app.js';
+import { ADMIN, startRouter, type TestRouter } from './support/router.js';
 
 const KEY = 'sk-live-0123456789abcdefghijKLMN';
 
@@ -66,77 +49,24 @@ async function startUpstream(): Promise<{
 }
 
 describe('inference-router admin path', () => {
-  let router: BootedService<RouterConfigSchema>;
+  let router: TestRouter;
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
-  let dataDir: string;
-  const principalKeys = generateKeySetValue(['test-principal']);
-  const capKeys = generateKeySetValue(['test-captoken']);
 
-  async function call(
+  /** As the admin by default; `who` changes roles and caps of the same user. */
+  const call = (
     method: string,
     path: string,
     body?: unknown,
-    who: { roles: string[]; caps: string[] } = { roles: ['user', 'admin'], caps: ['inference:admin'] },
-  ): Promise<{ status: number; json: Record<string, unknown> }> {
-    const turn = newTurnId();
-    const response = await fetch(`${router.httpUrl}${path}`, {
-      method,
-      headers: {
-        [HEADER.principal]: signPrincipal(
-          {
-            tid: 'default',
-            uid: 'root',
-            email: 'root@example.test',
-            roles: who.roles,
-            iss: 'https://idp.test',
-            sub: 'root',
-          },
-          parseKeySet(principalKeys),
-        ),
-        [HEADER.turnId]: turn,
-        [HEADER.capToken]: signCapToken(
-          { turn, tid: 'default', uid: 'root', caps: who.caps },
-          parseKeySet(capKeys),
-        ),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
-    };
-  }
+    who?: { roles: string[]; caps: string[] },
+  ): ReturnType<TestRouter['call']> => router.call(method, path, body, { ...ADMIN, ...who });
 
   beforeAll(async () => {
     upstream = await startUpstream();
-    dataDir = await mkdtemp(join(tmpdir(), 'aibox-router-test-'));
-    router = await bootService(
-      routerServiceOptions(
-        {
-          PORT: String(await freePort()),
-          HOST: '127.0.0.1',
-          AIBOX_DATA_DIR: dataDir,
-          AIBOX_PRINCIPAL_KEYS: principalKeys,
-          AIBOX_CAPTOKEN_KEYS: capKeys,
-          AIBOX_CREDENTIALS_KEY: randomBytes(32).toString('base64'),
-          INFERENCE_PROBE_TIMEOUT_MS: '2000',
-          INFERENCE_BOOTSTRAP: 'false',
-          LOG_LEVEL: 'warn',
-        },
-        new Writable({
-          write(_chunk, _encoding, callback) {
-            callback();
-          },
-        }),
-      ),
-    );
+    router = await startRouter();
   });
   afterAll(async () => {
     await router.close();
     await upstream.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('registers a provider after probing it, and never shows its key again', async () => {
@@ -256,7 +186,7 @@ describe('inference-router admin path', () => {
     ]);
     expect(listed.map((model) => model.id)).toContain('openai/gpt-4.1-nano');
     expect(listed.find((model) => model.id === 'embedding')).toBeUndefined();
-    expect((await fetch(`${router.httpUrl}/v1/models`)).status).toBe(401);
+    expect((await fetch(`${router.url}/v1/models`)).status).toBe(401);
   });
 
   it('re-probes a changed key, and can drop a key', async () => {
@@ -284,7 +214,7 @@ describe('inference-router admin path', () => {
       (await call('GET', '/v1/internal/providers', undefined, { roles: ['admin'], caps: ['audit:admin'] }))
         .status,
     ).toBe(403);
-    expect((await fetch(`${router.httpUrl}/v1/internal/providers`)).status).toBe(401);
+    expect((await fetch(`${router.url}/v1/internal/providers`)).status).toBe(401);
     for (const body of [
       {},
       { name: 'Bad Name', kind: 'chat_completions', base_url: 'x' },

@@ -69,11 +69,13 @@ describe('inference-router resilience', () => {
     };
   };
 
-  it('retries a 503 and a 429 with Retry-After on the same provider before the first byte', async () => {
+  it('retries a 503, a 429 with Retry-After and a dropped connection on the same provider before the first byte', async () => {
     const before = primary.calls.length;
     primary.queue({ status: 503 }, { status: 429, retryAfter: '0' });
     expect(await served('classifier')).toEqual({ provider: 'primary', attempts: '3', text: 'echo: hello' });
     expect(primary.calls.length - before).toBe(3);
+    primary.queue({ drop: true });
+    expect(await served('classifier')).toEqual({ provider: 'primary', attempts: '2', text: 'echo: hello' });
   });
 
   it('falls back to the next model of the role when the primary keeps failing', async () => {

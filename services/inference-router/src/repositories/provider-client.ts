@@ -146,9 +146,10 @@ export class ProviderClient {
 
   async post(request: ProviderRequest): Promise<ProviderResponse> {
     try {
+      const url = new URL(request.url);
       const response = await this.agent.request({
-        origin: new URL(request.url).origin,
-        path: request.url.slice(new URL(request.url).origin.length),
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: 'POST',
         headers: {
           'content-type': 'application/json',

@@ -119,7 +119,7 @@ function callerFault(failure: Failure): boolean {
   );
 }
 
-function parseRetryAfter(headers: ProviderResponse['headers'], now = Date.now()): number | undefined {
+export function parseRetryAfter(headers: ProviderResponse['headers'], now = Date.now()): number | undefined {
   const ms = headers['retry-after-ms'];
   if (typeof ms === 'string' && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.ceil(Number(ms));
   const value = headers['retry-after'];
@@ -130,7 +130,7 @@ function parseRetryAfter(headers: ProviderResponse['headers'], now = Date.now())
 }
 
 /** Equal jitter: half the exponential step, plus a random half. */
-function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
+export function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
   const step = Math.min(maxMs, baseMs * 2 ** attempt);
   return step / 2 + Math.random() * (step / 2);
 }
