@@ -7,6 +7,11 @@ export const HEADER = {
   principal: 'x-aibox-principal',
   turnId: 'x-aibox-turn-id',
   capToken: 'x-aibox-cap-token',
+  /**
+   * Response header of a downstream service that seals the turn itself (value `downstream`): the turn outlives
+   * the response (a chat turn runs on when its client leaves), so the gateway does not publish `turn_sealed`.
+   */
+  turnSeal: 'x-aibox-turn-seal',
 } as const;
 
 /** gRPC metadata keys (lower-case; the `grpc-` prefix is reserved by gRPC itself). */

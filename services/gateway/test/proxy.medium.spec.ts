@@ -214,6 +214,34 @@ describe('gateway proxying', () => {
     expect(typeof events[1]?.attributes?.['duration_ms']).toBe('number');
   });
 
+  it('leaves sealing to agent-runtime when it says it seals the turn itself, and hides that header', async () => {
+    downstream.handler = (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json', [HEADER.turnSeal]: 'downstream' });
+      response.end('{}');
+    };
+    const chat = await send(`${gateway.url}/v1/chat`, {
+      method: 'POST',
+      headers: [...bearer(token), 'content-type', 'application/json'],
+      body: '{}',
+    });
+    expect(chat.status).toBe(200);
+    expect(chat.headers[HEADER.turnSeal]).toBeUndefined();
+    const chatTurn = String(chat.headers[HEADER.turnId]);
+
+    // Any other service saying so is not believed: the gateway seals those turns as always.
+    const memory = await send(`${gateway.url}/v1/memory/search`, {
+      method: 'POST',
+      headers: [...bearer(token), 'content-type', 'application/json'],
+      body: '{}',
+    });
+    const memoryTurn = String(memory.headers[HEADER.turnId]);
+    await until(() =>
+      audit.events.some((event) => event.turnId === memoryTurn && event.type === 'turn_sealed'),
+    );
+    const chatEvents = audit.events.filter((event) => event.turnId === chatTurn);
+    expect(chatEvents.map((event) => event.type)).toEqual(['turn_started']);
+  });
+
   it('appends through AuditService.Log over gRPC with the stamped identity', async () => {
     const response = await send(`${gateway.url}/v1/audit`, {
       method: 'POST',

@@ -73,7 +73,12 @@ const NOT_FORWARDED: ReadonlySet<string> = new Set([
   'x-forwarded-proto',
   'x-real-ip',
 ]);
-const NOT_RETURNED: ReadonlySet<string> = new Set([...HOP_BY_HOP, HEADER.turnId, 'x-correlation-id']);
+const NOT_RETURNED: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
+  HEADER.turnId,
+  HEADER.turnSeal,
+  'x-correlation-id',
+]);
 
 /** Headers listed in `Connection` are hop-by-hop too. */
 function connectionTokens(value: string | string[] | undefined): Set<string> {
@@ -117,6 +122,9 @@ function rateLimitKey(identity: Authenticated['identity']): string {
  * turn events, then the gateway's own answer, an HTTP passthrough or a gRPC call.
  */
 export class ProxyService {
+  /** Responses whose turn the downstream service seals (`x-aibox-turn-seal: downstream`). */
+  private readonly sealedDownstream = new WeakSet<ServerResponse>();
+
   constructor(
     private readonly deps: ProxyDependencies,
     private readonly options: ProxyOptions,
@@ -193,6 +201,8 @@ export class ProxyService {
     const turn = { turnId: auth.turnId, tenantId: auth.identity.tid, userId: auth.identity.uid };
     this.deps.turnEvents.started(turn, { route: route.path, method });
     response.once('close', () => {
+      // agent-runtime seals a chat turn itself when the turn ends, which may be after this response.
+      if (this.sealedDownstream.has(response)) return;
       this.deps.turnEvents.sealed(turn, {
         route: route.path,
         method,
@@ -268,6 +278,9 @@ export class ProxyService {
       throw this.upstreamFailure(route, error);
     }
 
+    if (route.target === 'agent-runtime' && upstream.headers[HEADER.turnSeal] === 'downstream') {
+      this.sealedDownstream.add(reply.raw);
+    }
     const dropped = connectionTokens(upstream.headers['connection']);
     for (const [name, value] of Object.entries(upstream.headers)) {
       if (value === undefined || NOT_RETURNED.has(name) || dropped.has(name)) continue;
