@@ -17,7 +17,8 @@ import { startMesh, type Mesh } from '../src/dev/index.js';
  * The mesh as `make dev` runs it — the built services as processes on their ARCHITECTURE §1 ports, with
  * generated development keys and embedded stores in a temporary data dir — driven the way the SPA will:
  * sign in at the identity service with the seeded user (authorization code + PKCE), then call the gateway.
- * Needs `make build` first (make test builds before it tests) and ports 8011, 8008/9008, 8004 and 8080 free.
+ * Needs `make build` first (make test builds before it tests) and ports 8011, 8008/9008, 8004, 8001 and 8080
+ * free.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ISSUER = 'http://127.0.0.1:8011';
@@ -27,6 +28,7 @@ let mesh: Mesh;
 let dataDir: string;
 /** On a shared PostgreSQL (CI), the router's tables of this run only: earlier runs' providers stay out of sight. */
 const routerSchema = `router_e2e_${randomBytes(6).toString('hex')}`;
+const runtimeSchema = `agent_e2e_${randomBytes(6).toString('hex')}`;
 const lines: string[] = [];
 
 beforeAll(async () => {
@@ -39,6 +41,7 @@ beforeAll(async () => {
       AIBOX_DATA_DIR: dataDir,
       INFERENCE_BOOTSTRAP: 'false',
       INFERENCE_SQL_SCHEMA: routerSchema,
+      AGENT_SQL_SCHEMA: runtimeSchema,
     },
     write: (line) => lines.push(line),
     readyTimeoutMs: 60_000,
@@ -53,6 +56,7 @@ afterAll(async () => {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     await client.query(`drop schema if exists ${routerSchema} cascade`);
+    await client.query(`drop schema if exists ${runtimeSchema} cascade`);
     await client.end();
   }
 });
@@ -179,6 +183,17 @@ describe('make dev mesh', () => {
       expect(await routes.json()).toMatchObject({
         providers: [{ name: 'mesh', health: { state: 'closed' } }],
       });
+
+      // The user chats through agent-runtime, which reaches the model by its role.
+      const chat = await fetch(`${GATEWAY}/v1/chat`, {
+        method: 'POST',
+        headers: user,
+        body: JSON.stringify({ message: 'hello mesh' }),
+      });
+      expect(chat.status).toBe(200);
+      const answer = (await chat.json()) as { conversation_id: string; message: { content: string } };
+      expect(answer.message.content).not.toBe('');
+      expect(upstream.calls.some((call) => call.path.endsWith('/chat/completions'))).toBe(true);
     } finally {
       await upstream.close();
     }

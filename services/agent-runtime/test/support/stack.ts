@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+
+import { generateKeySetValue } from '@aibox/identity';
+import { bootService, type BootedService } from '@aibox/platform';
+import { freePort, postgresUrl } from '@aibox/testing';
+import pg from 'pg';
+
+import {
+  newAuditIdentity,
+  removeIdentity,
+  startAudit,
+  type TestAudit,
+} from '../../../audit/test/support/audit.js';
+import { startGateway, type TestGateway } from '../../../gateway/test/support/gateway.js';
+import { TestIssuer } from '../../../gateway/test/support/oidc-issuer.js';
+import {
+  addProvider,
+  setRole,
+  startRouter,
+  type TestRouter,
+} from '../../../inference-router/test/support/router.js';
+import type { RuntimeConfigSchema } from '../../src/config/runtime-config.schema.js';
+import { runtimeServiceOptions } from '../../src/runtime.app.js';
+import { MODEL, startScriptedModel, type ScriptedModel } from './scripted-model.js';
+
+/**
+ * The chat path as it runs in the mesh, in this process: a real OIDC issuer, the gateway, agent-runtime, the
+ * inference router and audit, sharing one set of keys; the model behind the router is a scripted
+ * OpenAI-compatible server. Requests go through the gateway with a user's bearer token.
+ */
+export interface Stack {
+  readonly gateway: TestGateway;
+  readonly issuer: TestIssuer;
+  readonly audit: TestAudit;
+  readonly router: TestRouter;
+  readonly runtime: BootedService<RuntimeConfigSchema>;
+  readonly model: ScriptedModel;
+  readonly runtimeLogs: string[];
+  /** A bearer token of user `sub` (roles `user`, plus `admin` when asked). */
+  token(sub: string, options?: { admin?: boolean }): Promise<string>;
+  /** A request through the gateway as `token`. */
+  call(
+    token: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  readonly runtimeEnv?: Record<string, string>;
+  /** Runs agent-runtime on the machine's PostgreSQL (fresh schema, dropped on close) instead of PGlite. */
+  readonly postgres?: boolean;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const principalKeys = generateKeySetValue(['test-principal']);
+  const capTokenKeys = generateKeySetValue(['test-captoken']);
+  const auditIdentity = { ...(await newAuditIdentity('pglite')), principalKeys, capTokenKeys };
+  const audit = await startAudit(auditIdentity);
+  const model = await startScriptedModel();
+  const router = await startRouter({
+    principalKeys,
+    capKeys: capTokenKeys,
+    env: { AUDIT_GRPC_URL: audit.grpcTarget, LOG_LEVEL: 'warn' },
+  });
+  await addProvider(router, { name: 'scripted', base_url: model.url });
+  await setRole(router, 'default', [`scripted/${MODEL}`]);
+  await setRole(router, 'title', [`scripted/${MODEL}`]);
+
+  const dataDir = await mkdtemp(join(tmpdir(), 'aibox-runtime-test-'));
+  const schema = `agent_t${randomBytes(6).toString('hex')}`;
+  const runtimeLogs: string[] = [];
+  const runtime = await bootService(
+    runtimeServiceOptions(
+      {
+        PORT: String(await freePort()),
+        HOST: '127.0.0.1',
+        AIBOX_ENV: 'development',
+        AIBOX_DATA_DIR: dataDir,
+        AIBOX_PRINCIPAL_KEYS: principalKeys,
+        AIBOX_CAPTOKEN_KEYS: capTokenKeys,
+        AUDIT_GRPC_URL: audit.grpcTarget,
+        INFERENCE_ROUTER_URL: router.url,
+        AGENT_SEAL_DELAY_MS: '300',
+        LOG_LEVEL: 'warn',
+        SHUTDOWN_GRACE_MS: '2000',
+        ...(options.postgres === true ? { DATABASE_URL: postgresUrl(), AGENT_SQL_SCHEMA: schema } : {}),
+        ...options.runtimeEnv,
+      },
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          runtimeLogs.push(chunk.toString('utf8'));
+          callback();
+        },
+      }),
+    ),
+  );
+
+  const issuer = await TestIssuer.start('ES256');
+  const gateway = await startGateway({
+    AUTH_ISSUERS: issuer.url,
+    AIBOX_PRINCIPAL_KEYS: principalKeys,
+    AIBOX_CAPTOKEN_KEYS: capTokenKeys,
+    AUDIT_GRPC_URL: audit.grpcTarget,
+    AGENT_RUNTIME_URL: runtime.httpUrl,
+    AUDIT_URL: audit.url,
+    INFERENCE_ROUTER_URL: router.url,
+  });
+
+  return {
+    gateway,
+    issuer,
+    audit,
+    router,
+    runtime,
+    model,
+    runtimeLogs,
+    token: (sub, tokenOptions = {}) =>
+      issuer.sign(
+        { email: `${sub}@example.test`, roles: tokenOptions.admin === true ? ['user', 'admin'] : ['user'] },
+        { subject: sub },
+      ),
+    call: (token, method, path, body, headers = {}) =>
+      fetch(`${gateway.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
+    async close() {
+      await gateway.close();
+      await runtime.close();
+      await router.close();
+      await audit.close();
+      await Promise.all([issuer.close(), model.close()]);
+      await removeIdentity(auditIdentity);
+      await rm(dataDir, { recursive: true, force: true });
+      if (options.postgres === true) {
+        const client = new pg.Client({ connectionString: postgresUrl() });
+        await client.connect();
+        await client.query(`drop schema if exists ${schema} cascade`);
+        await client.end();
+      }
+    },
+  };
+}
+
+/** One parsed SSE event of a chat stream. */
+export interface SseEvent {
+  readonly id: number | undefined;
+  readonly event: string;
+  readonly data: Record<string, unknown>;
+}
+
+interface OpenStream {
+  readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  buffer: string;
+}
+
+const openStreams = new WeakMap<Response, OpenStream>();
+
+function parseBlock(block: string): SseEvent | undefined {
+  const fields = new Map<string, string>();
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':') || line === '') continue;
+    const colon = line.indexOf(':');
+    fields.set(line.slice(0, colon), line.slice(colon + 1).trimStart());
+  }
+  if (!fields.has('event')) return undefined;
+  return {
+    id: fields.has('id') ? Number(fields.get('id')) : undefined,
+    event: fields.get('event') ?? '',
+    data: JSON.parse(fields.get('data') ?? '{}') as Record<string, unknown>,
+  };
+}
+
+/**
+ * Reads a chat stream event by event until `until` accepts one (by default the turn's `done` or `error`).
+ * Then the connection is dropped, as a client that leaves does — unless `keepOpen`, in which case a later
+ * call goes on reading the same stream where this one stopped.
+ */
+export async function readEvents(
+  response: Response,
+  until: (event: SseEvent) => boolean = (event) => event.event === 'done' || event.event === 'error',
+  options: { keepOpen?: boolean } = {},
+): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  let open = openStreams.get(response);
+  if (open === undefined) {
+    const reader = response.body?.getReader();
+    if (reader === undefined) return events;
+    open = { reader, buffer: '' };
+    openStreams.set(response, open);
+  }
+  const decoder = new TextDecoder();
+  for (;;) {
+    let boundary = open.buffer.indexOf('\n\n');
+    while (boundary >= 0) {
+      const block = open.buffer.slice(0, boundary);
+      open.buffer = open.buffer.slice(boundary + 2);
+      boundary = open.buffer.indexOf('\n\n');
+      const event = parseBlock(block);
+      if (event === undefined) continue;
+      events.push(event);
+      if (until(event)) {
+        if (options.keepOpen !== true) await open.reader.cancel();
+        return events;
+      }
+    }
+    const { value, done } = await open.reader.read();
+    if (done) return events;
+    open.buffer += decoder.decode(value, { stream: true });
+  }
+}
