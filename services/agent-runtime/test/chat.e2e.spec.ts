@@ -1,3 +1,4 @@
+import { needs } from '@aibox/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { eventually } from '../../audit/test/support/audit.js';
@@ -14,7 +15,8 @@ let bob: string;
 let admin: string;
 
 beforeAll(async () => {
-  stack = await startStack({ runtimeEnv: { AGENT_APPROVAL_TTL_S: '3' } });
+  // On PostgreSQL where the machine has it (CI does); PGlite's paths are covered by the medium suites.
+  stack = await startStack({ runtimeEnv: { AGENT_APPROVAL_TTL_S: '3' }, postgres: await needs('postgres') });
   [ada, bob, admin] = await Promise.all([
     stack.token('ada'),
     stack.token('bob'),
@@ -154,6 +156,29 @@ describe('a chat turn through the gateway', () => {
     expect(textOf(events)).toContain('5');
     const tools = stack.model.requests.at(-2)?.['tools'] as { function: { name: string } }[];
     expect(tools.map((tool) => tool.function.name)).toContain('mcp__calc__add');
+  });
+
+  it('loads an attached skill into the prompt only when the message makes it relevant', async () => {
+    const skill = await stack.call(ada, 'POST', '/v1/skills', {
+      markdown: [
+        '---',
+        'name: haiku',
+        'description: Write poems as haiku',
+        'when_to_use: The user asks for a poem or a haiku',
+        '---',
+        'Answer in exactly three lines of five, seven and five syllables.',
+      ].join('\n'),
+    });
+    const created = (await skill.json()) as { id: string };
+    expect(skill.status, JSON.stringify(created)).toBe(201);
+    const agent = await createAgent(ada, { name: 'poet', skills: [created.id] });
+    const systemPrompt = (): string =>
+      String((stack.model.requests.at(-1)?.['messages'] as { content: string }[])[0]?.content);
+
+    await stack.call(ada, 'POST', '/v1/chat', { agent_id: agent, message: 'write me a haiku about rain' });
+    expect(systemPrompt()).toContain('three lines of five, seven and five syllables');
+    await stack.call(ada, 'POST', '/v1/chat', { agent_id: agent, message: 'what is the capital of France?' });
+    expect(systemPrompt()).not.toContain('syllables');
   });
 
   it('refuses an MCP server on an agent made by a user who is not an admin', async () => {
