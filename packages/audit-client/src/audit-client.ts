@@ -50,6 +50,13 @@ const PRINCIPAL_REUSE_MS = 30_000;
 const MAX_CACHED_PRINCIPALS = 10_000;
 
 /** What a service hands over; the client fills `eventId` (UUIDv7), `service` and `occurredAt` (now) when absent. */
+/** A body published beside an event: its role in the event (`prompt`, `output`…), type and bytes. */
+export interface CapturedBody {
+  readonly kind: string;
+  readonly contentType: string;
+  readonly body: Uint8Array | string;
+}
+
 export interface TurnEventInput {
   eventId?: string;
   turnId: string;
@@ -286,6 +293,35 @@ export class AuditClient {
       },
       stored: this.track(prepared),
     };
+  }
+
+  /**
+   * `enqueue` for an event with bodies captured beside it (a prompt, a tool's output…): each body is uploaded
+   * with `attachArtifact` and the event carries their references. Neither waits: a body refused before upload
+   * or not stored is logged with its ids, and the event still proves what it was by its digest. Returns the
+   * event id.
+   */
+  enqueueWithBodies(
+    input: Omit<TurnEventInput, 'eventId' | 'artifacts'>,
+    bodies: readonly CapturedBody[],
+  ): string {
+    const eventId = newTurnId();
+    const artifacts: NonNullable<TurnEventInput['artifacts']> = [];
+    const { turnId, tenantId, userId } = input;
+    for (const body of bodies) {
+      const ids = { turn_id: turnId, event_id: eventId, kind: body.kind };
+      try {
+        const { ref, stored } = this.attachArtifact({ turnId, tenantId, userId, eventId, ...body });
+        artifacts.push(ref);
+        stored.catch((error: unknown) => {
+          this.logger.warn({ err: error, ...ids }, 'a captured body could not be stored in audit');
+        });
+      } catch (error: unknown) {
+        this.logger.error({ err: error, ...ids }, 'a captured body was refused before upload');
+      }
+    }
+    this.enqueue({ ...input, eventId, artifacts });
+    return eventId;
   }
 
   /** Uploads, counted among the uploads `close` waits for. */

@@ -152,6 +152,32 @@ describe('AuditClient.putArtifact against a real TurnEventService', () => {
     expect(() => c.attachArtifact(upload(body, { kind: 'Bad Kind' }))).toThrow(AuditClientError);
   });
 
+  it('enqueueWithBodies queues the event with its bodies’ references, and logs a body it refuses', async () => {
+    const { server, port } = await startServer();
+    const logger = recordingLogger();
+    const c = await client(port, { logger });
+    const turnId = newTurnId();
+    const eventId = c.enqueueWithBodies(
+      { turnId, tenantId: 'default', userId: 'ada', type: 'tool_returned', attributes: { ok: true } },
+      [
+        { kind: 'output', contentType: 'text/plain', body: 'forty-two' },
+        { kind: 'Not A Kind', contentType: 'text/plain', body: 'refused' },
+      ],
+    );
+    await c.flush();
+    const event = server.events.get(eventId);
+    expect(event?.artifacts).toEqual([
+      expect.objectContaining({ kind: 'output', sha256: sha256('forty-two'), contentType: 'text/plain' }),
+    ]);
+    await vi.waitFor(() => {
+      expect(server.artifacts.get(sha256('forty-two'))?.toString('utf8')).toBe('forty-two');
+    });
+    expect(logger.error).toHaveBeenCalledWith(
+      expect.objectContaining({ event_id: eventId, kind: 'Not A Kind' }),
+      'a captured body was refused before upload',
+    );
+  });
+
   it('retries transient failures with a fresh call and succeeds', async () => {
     const { server, port } = await startServer();
     const c = await client(port);

@@ -96,7 +96,7 @@ function principalKeysOf(config: RuntimeConfig): NonNullable<RuntimeConfig['AIBO
             logger: logger.child({ component: 'audit-client' }),
           }),
         );
-        return new TurnAuditRepository(client, logger);
+        return new TurnAuditRepository(client);
       },
     },
     {

@@ -236,7 +236,7 @@ const MAX_QUEUED_USAGE = 100_000;
             logger: logger.child({ component: 'audit-client' }),
           }),
         );
-        return new ModelEventsRepository(client, logger);
+        return new ModelEventsRepository(client);
       },
     },
     {

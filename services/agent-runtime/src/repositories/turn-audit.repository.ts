@@ -1,18 +1,9 @@
-import type { AuditClient, TurnEventInput } from '@aibox/audit-client';
-import { newTurnId } from '@aibox/identity';
-import type { Logger } from '@aibox/platform';
+import type { AuditClient, CapturedBody } from '@aibox/audit-client';
 
 export interface TurnRef {
   readonly turnId: string;
   readonly tenantId: string;
   readonly userId: string;
-}
-
-/** A body captured beside an event (the prompt, a tool's arguments or output). */
-export interface Captured {
-  readonly kind: string;
-  readonly contentType: string;
-  readonly body: string;
 }
 
 type RuntimeEventType =
@@ -30,38 +21,15 @@ type RuntimeEventType =
  * is committed, so the closing event goes out after the turn's other events.
  */
 export class TurnAuditRepository {
-  constructor(
-    private readonly client: AuditClient,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly client: AuditClient) {}
 
   record(
     turn: TurnRef,
     type: RuntimeEventType,
     attributes: Record<string, unknown>,
-    bodies: readonly Captured[] = [],
+    bodies: readonly CapturedBody[] = [],
   ): string {
-    const eventId = newTurnId();
-    const artifacts: NonNullable<TurnEventInput['artifacts']> = [];
-    for (const body of bodies) {
-      try {
-        const { ref, stored } = this.client.attachArtifact({ ...turn, eventId, ...body });
-        artifacts.push(ref);
-        stored.catch((error: unknown) => {
-          this.logger.warn(
-            { err: error, turn_id: turn.turnId, event_id: eventId, kind: body.kind },
-            'a captured body could not be stored in audit',
-          );
-        });
-      } catch (error: unknown) {
-        this.logger.error(
-          { err: error, turn_id: turn.turnId, event_id: eventId, kind: body.kind },
-          'a captured body was refused before upload',
-        );
-      }
-    }
-    this.client.enqueue({ ...turn, eventId, type, occurredAt: new Date(), attributes, artifacts });
-    return eventId;
+    return this.client.enqueueWithBodies({ ...turn, type, occurredAt: new Date(), attributes }, bodies);
   }
 
   /** Resolves once every event queued before the call is committed, spooled or given up on. */
