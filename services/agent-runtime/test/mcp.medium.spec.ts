@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { McpHub, type McpHubLogger } from '../src/tools/mcp/mcp-hub.js';
-import type { AgentToolScope, McpServerConfig, ToolContext } from '../src/tools/tool.js';
+import type { AgentToolScope, McpServerConfig } from '../src/tools/tool.js';
 import { ToolRegistry, type ToolCallResult, type ToolSet } from '../src/tools/tool-registry.js';
 import {
   startHttpMcpServer,
@@ -9,6 +9,7 @@ import {
   unreachableServerConfig,
   type HttpMcpServer,
 } from './support/mcp-servers.js';
+import { toolContext } from './support/tool-context.js';
 
 interface LogLine {
   readonly level: string;
@@ -25,24 +26,7 @@ function recordingLogger(lines: LogLine[]): McpHubLogger {
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-const context: ToolContext = {
-  principal: {
-    tid: 'tenant-1',
-    uid: 'user-1',
-    email: 'user@example.com',
-    roles: ['user'],
-    iss: 'test',
-    sub: 'user-1',
-    iat: 0,
-    exp: 0,
-  },
-  tenantId: 'tenant-1',
-  userId: 'user-1',
-  turnId: 'turn-1',
-  conversationId: 'conversation-1',
-  capToken: undefined,
-  signal: new AbortController().signal,
-};
+const context = toolContext();
 
 function scopeOf(mcpServers: readonly McpServerConfig[]): AgentToolScope {
   return { tools: [], mcpServers, approval: { tools: [], all: false } };

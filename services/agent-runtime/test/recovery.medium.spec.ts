@@ -114,6 +114,23 @@ describe('restart recovery', () => {
       expect(cancel.status).toBe(409);
       expect(await cancel.json()).toMatchObject({ code: 'turn_not_running' });
 
+      // A turn id is used once: a request reusing it (only a caller bypassing the gateway could) is refused.
+      const reused = await fetch(`${runtime.httpUrl}/v1/chat`, {
+        method: 'POST',
+        headers: {
+          ...headers,
+          [HEADER.turnId]: turnId,
+          [HEADER.capToken]: signCapToken(
+            { turn: turnId, tid: tenantId, uid: 'ada', caps: ['inference:invoke'] },
+            parseKeySet(identity.capTokenKeys),
+          ),
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ message: 'again' }),
+      });
+      expect(reused.status).toBe(409);
+      expect(await reused.json()).toMatchObject({ code: 'conflict' });
+
       // Audit has the turn closed as failed, so its receipt is there without waiting for idle sealing.
       const owner = new Caller(audit, { tid: tenantId, uid: 'ada' });
       const replay = await eventually(async () => {

@@ -1,14 +1,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { generateKeySetValue } from '@aibox/identity';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 
 import type { Benchmark, BenchResult } from './bench.js';
+import { AUDIENCE, startIssuer } from './bench-identity.js';
 import { freePort, startChild, waitReady, type ChildTarget } from './child-target.js';
 import { httpResult, loadHttp, type HttpLoadOptions, type HttpSample } from './measure.js';
 
@@ -18,7 +17,6 @@ const UPSTREAM_SCRIPT = fileURLToPath(new URL('./proxy-upstream.js', import.meta
 const NGINX = '/usr/sbin/nginx';
 /** A route the gateway proxies over HTTP (to the inference router), answered by the upstream. */
 const PATH = '/v1/models';
-const AUDIENCE = 'aibox-api';
 
 const DIRECT = 'upstream direct';
 const NGINX_CASE = 'nginx reverse proxy (1 worker)';
@@ -32,52 +30,6 @@ const WARMUP: HttpLoadOptions = { connections: 10, durationSeconds: 1 };
 const TURN: HttpLoadOptions = { connections: 10, durationSeconds: 2 };
 /** Each target is also loaded once like this. */
 const SERIAL_TURN: HttpLoadOptions = { connections: 1, durationSeconds: 2 };
-
-interface Issuer {
-  readonly url: string;
-  readonly token: string;
-  close(): Promise<void>;
-}
-
-/** An OIDC issuer serving discovery and JWKS, and one RS256 access token it signed for the benchmark. */
-async function startIssuer(): Promise<Issuer> {
-  const { privateKey, publicKey } = await generateKeyPair('RS256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256', use: 'sig' };
-  let url = '';
-  const server: Server = createServer((request, response) => {
-    const body =
-      request.url === '/.well-known/openid-configuration'
-        ? { issuer: url, jwks_uri: `${url}/jwks`, token_endpoint: `${url}/token` }
-        : request.url === '/jwks'
-          ? { keys: [jwk] }
-          : undefined;
-    response.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' });
-    response.end(JSON.stringify(body ?? { error: 'not found' }));
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('the issuer got no port');
-  url = `http://127.0.0.1:${address.port}`;
-  const token = await new SignJWT({ email: 'bench@aibox.local', roles: ['user'] })
-    .setProtectedHeader({ alg: 'RS256', kid: 'bench', typ: 'at+jwt' })
-    .setIssuer(url)
-    .setAudience(AUDIENCE)
-    .setSubject('bench-user')
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .sign(privateKey);
-  return {
-    url,
-    token,
-    close: () =>
-      new Promise((done) => {
-        server.closeAllConnections();
-        server.close(() => {
-          done();
-        });
-      }),
-  };
-}
 
 /** nginx as a plain reverse proxy with upstream keep-alive, one worker, no access log. */
 async function startNginx(workDir: string, upstreamPort: string, port: number): Promise<ChildTarget> {

@@ -6,17 +6,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import {
-  generateKeySetValue,
-  HEADER,
-  newTurnId,
-  parseKeySet,
-  signCapToken,
-  signPrincipal,
-  type KeySet,
-} from '@aibox/identity';
+import { generateKeySetValue, parseKeySet } from '@aibox/identity';
 
 import type { Benchmark, BenchResult } from './bench.js';
+import { identityHeaders, type Identity, type Keys } from './bench-identity.js';
 import { freePort, startChild, waitReady } from './child-target.js';
 import { httpResult, loadHttp, percentile, type HttpLoadOptions, type HttpSample } from './measure.js';
 
@@ -42,46 +35,9 @@ const PACED_WARMUP = 2;
 const STREAM_WARMUP: HttpLoadOptions = { connections: 4, durationSeconds: 0.5 };
 const STREAM_TURN: HttpLoadOptions = { connections: 4, durationSeconds: 1 };
 
-interface Identity {
-  readonly tid: string;
-  readonly uid: string;
-  readonly roles: readonly string[];
-  readonly caps: readonly string[];
-}
-
 /** A mesh service calling the router, and the administrator who registers the provider. */
-const CALLER: Identity = { tid: 'default', uid: 'bench', roles: ['user'], caps: ['inference:invoke'] };
-const ADMIN: Identity = { tid: 'default', uid: 'root', roles: ['user', 'admin'], caps: ['inference:admin'] };
-
-interface Keys {
-  readonly principals: KeySet;
-  readonly caps: KeySet;
-}
-
-/**
- * Headers of one request by `who` in a fresh turn (the cap token is bound to it), or in none: the router
- * publishes `model_invoked` / `model_response` only for calls in a turn. Principals live 60 s: each load
- * phase signs its own (autocannon sends the same headers with every request of a phase), the stream client
- * one per stream.
- */
-function identityHeaders(who: Identity, keys: Keys, inTurn = true): Record<string, string> {
-  const turn = newTurnId();
-  return {
-    [HEADER.principal]: signPrincipal(
-      {
-        tid: who.tid,
-        uid: who.uid,
-        email: `${who.uid}@bench.local`,
-        roles: [...who.roles],
-        iss: 'https://idp.bench.local',
-        sub: who.uid,
-      },
-      keys.principals,
-    ),
-    ...(inTurn ? { [HEADER.turnId]: turn } : {}),
-    [HEADER.capToken]: signCapToken({ turn, tid: who.tid, uid: who.uid, caps: [...who.caps] }, keys.caps),
-  };
-}
+const CALLER: Identity = { uid: 'bench', roles: ['user'], caps: ['inference:invoke'] };
+const ADMIN: Identity = { uid: 'root', roles: ['user', 'admin'], caps: ['inference:admin'] };
 
 const MESSAGES = [
   { role: 'system', content: 'You are a helpful assistant. Answer briefly.' },

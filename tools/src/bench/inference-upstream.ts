@@ -8,18 +8,20 @@ import { serveUpstream } from './upstream-process.js';
  * does not share its event loop:
  *
  * - an OpenAI-compatible provider: `GET /v1/models` lists `bench-model`; `POST /v1/chat/completions` answers
- *   a small chat completion, or with `stream: true` {@link STREAM_CHUNKS} `chat.completion.chunk` events (one
- *   token each, each its own write), a usage chunk when asked, then `data: [DONE]`. Streams are paced
- *   {@link GAP_MS} ms apart (`setTimeout`), or back to back (one event-loop turn apart) when the request's
- *   `metadata.pacing` is `none`. Every token chunk carries `bench_sent_ns`, the `process.hrtime` (the
- *   machine's monotonic clock, the same in every process) at which it was written, so that a client can
- *   tell how long each chunk took to reach it;
+ *   a small chat completion, or with `stream: true` {@link STREAM_CHUNKS} (or `--chunks`)
+ *   `chat.completion.chunk` events (one token each, each its own write), a usage chunk when asked, then
+ *   `data: [DONE]`. Streams are paced {@link GAP_MS} ms apart (`setTimeout`), or back to back (one event-loop
+ *   turn apart) when the request's `metadata.pacing` is `none` (or with `--unpaced`). Every token chunk
+ *   carries `bench_sent_ns`, the `process.hrtime` (the machine's monotonic clock, the same in every process)
+ *   at which it was written, so that a client can tell how long each chunk took to reach it;
  * - a gRPC `TurnEventService` that accepts every turn event and stores no artifact body but answers each
  *   `PutArtifact` with the digest and size of what it received, as audit does (so the router's audit
  *   publishing runs as in a healthy mesh instead of spooling to disk).
  *
- * `node inference-upstream.js` prints `ready <http url> <grpc target>` and exits when its standard input
- * closes.
+ * `node inference-upstream.js [--chunks=<n>] [--unpaced]` prints `ready <http url> <grpc target>` and exits
+ * when its standard input closes. `--chunks` streams that many token chunks instead of
+ * {@link STREAM_CHUNKS}; `--unpaced` writes every stream back to back, whatever the request says (a caller
+ * such as agent-runtime sends no `metadata`).
  */
 
 /** Keep in step with `inference-router.bench.ts`, which checks what it receives. */
@@ -27,9 +29,20 @@ const STREAM_CHUNKS = 200;
 const GAP_MS = 1;
 const MODEL = 'bench-model';
 
+function chunksArgument(): number {
+  const given = process.argv.find((argument) => argument.startsWith('--chunks='));
+  if (given === undefined) return STREAM_CHUNKS;
+  const chunks = Number(given.slice('--chunks='.length));
+  if (!Number.isSafeInteger(chunks) || chunks < 1) throw new Error(`${given}: needs a positive integer`);
+  return chunks;
+}
+
+const CHUNKS = chunksArgument();
+const ALWAYS_UNPACED = process.argv.includes('--unpaced');
+
 const MODELS = JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model', owned_by: 'bench' }] });
 const CREATED = 1_700_000_000;
-const USAGE = { prompt_tokens: 24, completion_tokens: STREAM_CHUNKS, total_tokens: 24 + STREAM_CHUNKS };
+const USAGE = { prompt_tokens: 24, completion_tokens: CHUNKS, total_tokens: 24 + CHUNKS };
 
 interface ChatRequest {
   readonly model?: unknown;
@@ -63,7 +76,7 @@ function completion(model: string): string {
 /** A token chunk, stamped with the moment it is written. */
 function tokenEvent(model: string, index: number): string {
   const delta = index === 0 ? { role: 'assistant', content: 'tok0' } : { content: ` tok${index}` };
-  const last = index === STREAM_CHUNKS - 1;
+  const last = index === CHUNKS - 1;
   return `data: ${JSON.stringify({
     id: 'chatcmpl-bench',
     object: 'chat.completion.chunk',
@@ -86,9 +99,9 @@ function usageEvent(model: string): string {
 }
 
 async function stream(response: ServerResponse, request: ChatRequest, model: string): Promise<void> {
-  const paced = request.metadata?.pacing !== 'none';
+  const paced = !ALWAYS_UNPACED && request.metadata?.pacing !== 'none';
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  for (let index = 0; index < STREAM_CHUNKS; index += 1) {
+  for (let index = 0; index < CHUNKS; index += 1) {
     if (index > 0) await (paced ? sleep(GAP_MS) : nextTurn());
     if (response.destroyed) return;
     response.write(tokenEvent(model, index));

@@ -13,6 +13,7 @@ import {
   type BenchmarkReport,
   type ResultsFile,
 } from './bench.js';
+import { agentRuntimeBenchmark } from './agent-runtime.bench.js';
 import { auditBenchmark } from './audit.bench.js';
 import { gatewayProxyBenchmark } from './gateway-proxy.bench.js';
 import { inferenceRouterBenchmark } from './inference-router.bench.js';
@@ -25,6 +26,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   platformHealthBenchmark,
   gatewayProxyBenchmark,
   inferenceRouterBenchmark,
+  agentRuntimeBenchmark,
   auditBenchmark,
 ];
 

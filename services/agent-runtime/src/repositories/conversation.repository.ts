@@ -13,6 +13,7 @@ import type {
   ToolCall,
 } from '../services/conversation.js';
 import type { RuntimeTables } from './runtime-schema.js';
+import { insertTurnRows, type TurnStart } from './turn.repository.js';
 
 type ConversationRow = Selectable<RuntimeTables['conversations']>;
 type MessageRow = Selectable<RuntimeTables['messages']>;
@@ -153,6 +154,66 @@ function messageValues(tenantId: string, conversationId: string, message: NewMes
   };
 }
 
+function insertConversation(trx: Transaction<RuntimeTables>, tenantId: string, input: NewConversation) {
+  return trx
+    .insertInto('conversations')
+    .values({
+      id: input.id,
+      tenant_id: tenantId,
+      user_id: input.userId,
+      agent_id: input.agentId,
+      title: input.title == null ? null : storableText(input.title),
+      forked_from:
+        input.forkedFrom == null
+          ? null
+          : JSON.stringify({
+              conversation_id: input.forkedFrom.conversationId,
+              message_id: input.forkedFrom.messageId,
+            }),
+      deleted_at: null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Inserts `messages` after the conversation's last one and moves its `updated_at`; the caller holds the
+ * conversation's row lock, so concurrent appends take turns. `created`: the conversation was inserted in
+ * this transaction, so it has no message yet and its `updated_at` is already now.
+ */
+async function appendLocked(
+  trx: Transaction<RuntimeTables>,
+  tenantId: string,
+  conversationId: string,
+  messages: readonly NewMessage[],
+  created = false,
+): Promise<MessageRow[]> {
+  if (messages.length === 0) return [];
+  const last = created
+    ? undefined
+    : await trx
+        .selectFrom('messages')
+        .select((eb) => eb.fn.max('seq').as('seq'))
+        .where('conversation_id', '=', conversationId)
+        .executeTakeFirst();
+  const base = last?.seq ?? 0;
+  const inserted = await trx
+    .insertInto('messages')
+    .values(
+      messages.map((message, index) => messageValues(tenantId, conversationId, message, base + 1 + index)),
+    )
+    .returningAll()
+    .execute();
+  if (!created) {
+    await trx
+      .updateTable('conversations')
+      .set({ updated_at: sql`now()` })
+      .where('id', '=', conversationId)
+      .execute();
+  }
+  return inserted.sort((a, b) => a.seq - b.seq);
+}
+
 /**
  * Conversations and their messages. Every method but `purge` works inside one tenant's transaction, so
  * row-level security scopes it; soft-deleted conversations are invisible to all of them but `purge`.
@@ -161,28 +222,52 @@ export class ConversationRepository {
   constructor(private readonly sql: SqlStore<RuntimeTables>) {}
 
   async create(tenantId: string, input: NewConversation): Promise<Conversation> {
-    const row = await this.sql.forTenant(tenantId).transaction((trx) =>
-      trx
-        .insertInto('conversations')
-        .values({
-          id: input.id,
-          tenant_id: tenantId,
-          user_id: input.userId,
-          agent_id: input.agentId,
-          title: input.title == null ? null : storableText(input.title),
-          forked_from:
-            input.forkedFrom == null
-              ? null
-              : JSON.stringify({
-                  conversation_id: input.forkedFrom.conversationId,
-                  message_id: input.forkedFrom.messageId,
-                }),
-          deleted_at: null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow(),
-    );
+    const row = await this.sql
+      .forTenant(tenantId)
+      .transaction((trx) => insertConversation(trx, tenantId, input));
     return toConversation(row);
+  }
+
+  /**
+   * Opens a chat turn in one transaction (the turn's first token waits for it): the conversation — created
+   * when `conversation` is new, else the caller's own, locked — the turn's rows, and the user's messages
+   * appended. Returns the conversation and its whole history, the new messages included.
+   */
+  async openTurn(
+    tenantId: string,
+    input: {
+      readonly conversation:
+        { readonly create: NewConversation } | { readonly id: string; readonly userId: string };
+      readonly turn: TurnStart;
+      readonly messages: readonly NewMessage[];
+    },
+  ): Promise<{ conversation: Conversation; history: StoredMessage[] }> {
+    return this.sql.forTenant(tenantId).transaction(async (trx) => {
+      const created = 'create' in input.conversation;
+      const row =
+        'create' in input.conversation
+          ? await insertConversation(trx, tenantId, input.conversation.create)
+          : await trx
+              .selectFrom('conversations')
+              .selectAll()
+              .where('id', '=', input.conversation.id)
+              .where('user_id', '=', input.conversation.userId)
+              .where('deleted_at', 'is', null)
+              .forUpdate()
+              .executeTakeFirst();
+      if (row === undefined) throw new RuntimeError('conversation_unknown');
+      await insertTurnRows(trx, tenantId, { ...input.turn, conversationId: row.id });
+      const inserted = await appendLocked(trx, tenantId, row.id, input.messages, created);
+      const history = created
+        ? inserted
+        : await trx
+            .selectFrom('messages')
+            .selectAll()
+            .where('conversation_id', '=', row.id)
+            .orderBy('seq')
+            .execute();
+      return { conversation: toConversation(row), history: history.map(toMessage) };
+    });
   }
 
   /** The user's own conversation; someone else's answers like a missing one. */
@@ -235,29 +320,9 @@ export class ConversationRepository {
     if (messages.length === 0) return [];
     const rows = await this.sql.forTenant(tenantId).transaction(async (trx) => {
       await this.#lockLive(trx, conversationId);
-      const last = await trx
-        .selectFrom('messages')
-        .select((eb) => eb.fn.max('seq').as('seq'))
-        .where('conversation_id', '=', conversationId)
-        .executeTakeFirst();
-      const base = last?.seq ?? 0;
-      const inserted = await trx
-        .insertInto('messages')
-        .values(
-          messages.map((message, index) =>
-            messageValues(tenantId, conversationId, message, base + 1 + index),
-          ),
-        )
-        .returningAll()
-        .execute();
-      await trx
-        .updateTable('conversations')
-        .set({ updated_at: sql`now()` })
-        .where('id', '=', conversationId)
-        .execute();
-      return inserted;
+      return appendLocked(trx, tenantId, conversationId, messages);
     });
-    return rows.map(toMessage).sort((a, b) => a.seq - b.seq);
+    return rows.map(toMessage);
   }
 
   /** Rewrites a stored message's content, tool calls and status (a partial answer becoming complete). */

@@ -1,3 +1,6 @@
+import type { Transaction } from 'kysely';
+
+import { PlatformError } from '@aibox/platform';
 import type { SqlStore } from '@aibox/stores';
 
 import type { StreamEvent } from '../services/turn-stream.js';
@@ -24,30 +27,45 @@ export interface TurnUsage {
   readonly model_calls: number;
 }
 
+/** What a turn starts with: its row in `turns`, and its entry in `running_turns` until it ends. */
+export type TurnStart = Omit<TurnRecord, 'status' | 'errorCode' | 'events' | 'conversationId'>;
+
+/** Inserts a starting turn's rows inside the caller's tenant transaction. */
+export async function insertTurnRows(
+  trx: Transaction<RuntimeTables>,
+  tenantId: string,
+  turn: TurnStart & { readonly conversationId: string },
+): Promise<void> {
+  const inserted = await trx
+    .insertInto('turns')
+    .values({
+      turn_id: turn.turnId,
+      tenant_id: tenantId,
+      user_id: turn.userId,
+      conversation_id: turn.conversationId,
+      agent_id: turn.agentId,
+      kind: turn.kind,
+      status: 'running',
+      replay_of: turn.replayOf,
+    })
+    // A turn id is the gateway's, fresh per request: a second turn under one id is refused, not merged.
+    .onConflict((conflict) => conflict.column('turn_id').doNothing())
+    .executeTakeFirst();
+  if (inserted.numInsertedOrUpdatedRows === 0n) {
+    throw new PlatformError('conflict', { detail: 'a turn with this id exists' });
+  }
+  await trx
+    .insertInto('running_turns')
+    .values({ turn_id: turn.turnId, tenant_id: tenantId, user_id: turn.userId })
+    .execute();
+}
+
 /** Turns of the runtime: one row per chat or replay turn, with its stream events once it ended. */
 export class TurnRepository {
   constructor(private readonly sql: SqlStore<RuntimeTables>) {}
 
   async start(tenantId: string, turn: Omit<TurnRecord, 'status' | 'errorCode' | 'events'>): Promise<void> {
-    await this.sql.forTenant(tenantId).transaction(async (trx) => {
-      await trx
-        .insertInto('turns')
-        .values({
-          turn_id: turn.turnId,
-          tenant_id: tenantId,
-          user_id: turn.userId,
-          conversation_id: turn.conversationId,
-          agent_id: turn.agentId,
-          kind: turn.kind,
-          status: 'running',
-          replay_of: turn.replayOf,
-        })
-        .execute();
-      await trx
-        .insertInto('running_turns')
-        .values({ turn_id: turn.turnId, tenant_id: tenantId, user_id: turn.userId })
-        .execute();
-    });
+    await this.sql.forTenant(tenantId).transaction((trx) => insertTurnRows(trx, tenantId, turn));
   }
 
   async end(

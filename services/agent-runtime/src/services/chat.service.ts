@@ -81,29 +81,22 @@ export class ChatService {
   async start(principal: Principal, identity: TurnIdentity, body: ChatBody): Promise<StartedTurn> {
     const turnId = requireTurn(identity);
     const tenantId = principal.tid;
-    let conversation: Conversation | undefined;
-    if (body.conversation_id !== undefined) {
-      const found = await this.conversations.get(tenantId, principal.uid, body.conversation_id);
-      if (found === undefined) throw new RuntimeError('conversation_unknown');
-      conversation = found;
+    let existing: Conversation | undefined;
+    // A continued conversation names its agent; a request naming one needs no read before the turn opens.
+    if (body.conversation_id !== undefined && body.agent_id === undefined) {
+      existing = await this.conversations.get(tenantId, principal.uid, body.conversation_id);
+      if (existing === undefined) throw new RuntimeError('conversation_unknown');
     }
-    const agent = await this.catalog.resolve(principal, body.agent_id ?? conversation?.agentId);
+    const agent = await this.catalog.resolve(principal, body.agent_id ?? existing?.agentId);
     const userMessages = this.userMessages(turnId, body);
-    conversation ??= await this.conversations.create(tenantId, {
-      id: newTurnId(),
-      userId: principal.uid,
-      agentId: agent.id,
+    const { conversation, history } = await this.conversations.openTurn(tenantId, {
+      conversation:
+        body.conversation_id === undefined
+          ? { create: { id: newTurnId(), userId: principal.uid, agentId: agent.id } }
+          : { id: body.conversation_id, userId: principal.uid },
+      turn: { turnId, userId: principal.uid, agentId: agent.id, kind: 'chat', replayOf: null },
+      messages: userMessages,
     });
-    await this.turns.start(tenantId, {
-      turnId,
-      userId: principal.uid,
-      conversationId: conversation.id,
-      agentId: agent.id,
-      kind: 'chat',
-      replayOf: null,
-    });
-    await this.conversations.append(tenantId, conversation.id, userMessages);
-    const history = await this.conversations.messages(tenantId, conversation.id);
     const conversationId = conversation.id;
     const sink: MessageSink = {
       append: async (messages) => {

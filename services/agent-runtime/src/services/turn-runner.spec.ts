@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 
-import type { Principal } from '@aibox/identity';
 import type { Logger } from '@aibox/platform';
 
 import {
@@ -16,17 +15,9 @@ import type { ApprovalOutcome, ApprovalsService } from './approvals.service.js';
 import type { NewMessage } from './conversation.js';
 import { TurnRunner, type TurnLimits } from './turn-runner.js';
 import { TurnStream } from './turn-stream.js';
+import { TEST_PRINCIPAL } from '../../test/support/tool-context.js';
 
-const PRINCIPAL: Principal = {
-  tid: 't1',
-  uid: 'ada',
-  email: 'ada@example.test',
-  roles: ['user'],
-  iss: 'https://idp.test',
-  sub: 'ada',
-  iat: 0,
-  exp: 0,
-};
+const PRINCIPAL = TEST_PRINCIPAL;
 
 const echo: Tool = {
   name: 'echo',

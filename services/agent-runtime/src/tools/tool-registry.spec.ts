@@ -2,29 +2,12 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 
 import { builtinTools } from './builtin/index.js';
-import type { AgentToolScope, McpServerConfig, Tool, ToolContext, ToolOutput } from './tool.js';
+import type { AgentToolScope, McpServerConfig, Tool, ToolOutput } from './tool.js';
 import { ToolRegistry, truncateUtf8, type McpToolSource } from './tool-registry.js';
 
-function contextWith(signal: AbortSignal = new AbortController().signal): ToolContext {
-  return {
-    principal: {
-      tid: 'tenant-1',
-      uid: 'user-1',
-      email: 'user@example.com',
-      roles: ['user'],
-      iss: 'test',
-      sub: 'user-1',
-      iat: 0,
-      exp: 0,
-    },
-    tenantId: 'tenant-1',
-    userId: 'user-1',
-    turnId: 'turn-1',
-    conversationId: 'conversation-1',
-    capToken: undefined,
-    signal,
-  };
-}
+import { toolContext } from '../../test/support/tool-context.js';
+
+const contextWith = toolContext;
 
 function fakeTool(name: string, run: Tool['run'], extra: Partial<Tool> = {}): Tool {
   return {
