@@ -17,7 +17,7 @@ import { startMesh, type Mesh } from '../src/dev/index.js';
  * The mesh as `make dev` runs it — the built services as processes on their ARCHITECTURE §1 ports, with
  * generated development keys and embedded stores in a temporary data dir — driven the way the SPA will:
  * sign in at the identity service with the seeded user (authorization code + PKCE), then call the gateway.
- * Needs `make build` first (make test builds before it tests) and ports 8011, 8008/9008, 8004, 8001 and 8080
+ * Needs `make build` first (make test builds before it tests) and ports 8011, 8008/9008, 8006, 8004, 8001 and 8080
  * free.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -29,6 +29,7 @@ let dataDir: string;
 /** On a shared PostgreSQL (CI), the router's tables of this run only: earlier runs' providers stay out of sight. */
 const routerSchema = `router_e2e_${randomBytes(6).toString('hex')}`;
 const runtimeSchema = `agent_e2e_${randomBytes(6).toString('hex')}`;
+const sandboxSchema = `sandbox_e2e_${randomBytes(6).toString('hex')}`;
 const lines: string[] = [];
 
 beforeAll(async () => {
@@ -42,6 +43,7 @@ beforeAll(async () => {
       INFERENCE_BOOTSTRAP: 'false',
       INFERENCE_SQL_SCHEMA: routerSchema,
       AGENT_SQL_SCHEMA: runtimeSchema,
+      SANDBOX_SQL_SCHEMA: sandboxSchema,
     },
     write: (line) => lines.push(line),
     readyTimeoutMs: 60_000,
@@ -57,6 +59,7 @@ afterAll(async () => {
     await client.connect();
     await client.query(`drop schema if exists ${routerSchema} cascade`);
     await client.query(`drop schema if exists ${runtimeSchema} cascade`);
+    await client.query(`drop schema if exists ${sandboxSchema} cascade`);
     await client.end();
   }
 });

@@ -1,0 +1,196 @@
+import type { Selectable, Transaction } from 'kysely';
+
+import type { SqlStore } from '@aibox/stores';
+
+import type { SandboxState, SandboxTables } from './sandbox-schema.js';
+
+export type SandboxRow = Selectable<SandboxTables['sandboxes']>;
+
+export interface SandboxEvent {
+  readonly seq: number;
+  readonly type: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly at: Date;
+}
+
+export interface NewSandbox {
+  readonly id: string;
+  readonly userId: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly runtime: string;
+  readonly spec: unknown;
+  readonly idempotencyKey: string | null;
+  readonly requestHash: string | null;
+  readonly expiresAt: Date | null;
+}
+
+function toEvent(row: Selectable<SandboxTables['sandbox_events']>): SandboxEvent {
+  return { seq: row.seq, type: row.type, data: row.data as Record<string, unknown>, at: row.at };
+}
+
+async function appendIn(
+  trx: Transaction<SandboxTables>,
+  tenantId: string,
+  sandboxId: string,
+  type: string,
+  data: Readonly<Record<string, unknown>>,
+): Promise<SandboxEvent> {
+  // The sandbox row's lock orders concurrent appends: each gets the next sequence number.
+  await trx.selectFrom('sandboxes').select('id').where('id', '=', sandboxId).forUpdate().executeTakeFirst();
+  const last = await trx
+    .selectFrom('sandbox_events')
+    .select((eb) => eb.fn.max('seq').as('seq'))
+    .where('sandbox_id', '=', sandboxId)
+    .executeTakeFirst();
+  const row = await trx
+    .insertInto('sandbox_events')
+    .values({
+      sandbox_id: sandboxId,
+      tenant_id: tenantId,
+      seq: (last?.seq ?? 0) + 1,
+      type,
+      data: JSON.stringify(data),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toEvent(row);
+}
+
+/** Sandboxes, their ordered events, and the cross-tenant index recovery reads. */
+export class SandboxRepository {
+  constructor(private readonly sql: SqlStore<SandboxTables>) {}
+
+  /**
+   * Reserves the sandbox's id and row (state `pending`, first event written with it). With an idempotency
+   * key already used by this user, nothing is inserted and the earlier sandbox is returned instead.
+   */
+  async reserve(
+    tenantId: string,
+    sandbox: NewSandbox,
+  ): Promise<{ row: SandboxRow; created: boolean; event?: SandboxEvent }> {
+    return this.sql.forTenant(tenantId).transaction(async (trx) => {
+      const inserted = await trx
+        .insertInto('sandboxes')
+        .values({
+          id: sandbox.id,
+          tenant_id: tenantId,
+          user_id: sandbox.userId,
+          name: sandbox.name,
+          labels: JSON.stringify(sandbox.labels),
+          runtime: sandbox.runtime,
+          spec: JSON.stringify(sandbox.spec),
+          state: 'pending',
+          idempotency_key: sandbox.idempotencyKey,
+          request_hash: sandbox.requestHash,
+          expires_at: sandbox.expiresAt,
+        })
+        .onConflict((conflict) => conflict.columns(['tenant_id', 'user_id', 'idempotency_key']).doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (inserted === undefined) {
+        const earlier = await trx
+          .selectFrom('sandboxes')
+          .selectAll()
+          .where('user_id', '=', sandbox.userId)
+          .where('idempotency_key', '=', sandbox.idempotencyKey)
+          .executeTakeFirstOrThrow();
+        return { row: earlier, created: false };
+      }
+      await trx.insertInto('sandbox_index').values({ sandbox_id: sandbox.id, tenant_id: tenantId }).execute();
+      const event = await appendIn(trx, tenantId, sandbox.id, 'state_changed', { state: 'pending' });
+      return { row: inserted, created: true, event };
+    });
+  }
+
+  async get(tenantId: string, id: string): Promise<SandboxRow | undefined> {
+    return this.sql
+      .forTenant(tenantId)
+      .transaction((trx) => trx.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirst());
+  }
+
+  /** The tenant's sandboxes (one user's, unless `userId` is null), newest first, not deleted ones. */
+  async list(
+    tenantId: string,
+    userId: string | null,
+    options: { labels: Readonly<Record<string, string>>; limit: number },
+  ): Promise<SandboxRow[]> {
+    return this.sql.forTenant(tenantId).transaction((trx) => {
+      let query = trx.selectFrom('sandboxes').selectAll().where('state', '<>', 'deleted');
+      if (userId !== null) query = query.where('user_id', '=', userId);
+      if (Object.keys(options.labels).length > 0) {
+        query = query.where('labels', '@>', JSON.stringify(options.labels) as never);
+      }
+      return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).execute();
+    });
+  }
+
+  /** Moves the sandbox to `state` and records it as an event, in one transaction. */
+  async transition(
+    tenantId: string,
+    id: string,
+    state: SandboxState,
+    error?: { code: string; message: string },
+  ): Promise<SandboxEvent> {
+    return this.sql.forTenant(tenantId).transaction(async (trx) => {
+      await trx
+        .updateTable('sandboxes')
+        .set({
+          state,
+          updated_at: new Date(),
+          ...(error === undefined ? {} : { error_code: error.code, error_message: error.message }),
+        })
+        .where('id', '=', id)
+        .execute();
+      if (state === 'deleted') await trx.deleteFrom('sandbox_index').where('sandbox_id', '=', id).execute();
+      return appendIn(trx, tenantId, id, 'state_changed', {
+        state,
+        ...(error === undefined ? {} : { code: error.code, message: error.message }),
+      });
+    });
+  }
+
+  async appendEvent(
+    tenantId: string,
+    sandboxId: string,
+    type: string,
+    data: Readonly<Record<string, unknown>>,
+  ): Promise<SandboxEvent> {
+    return this.sql.forTenant(tenantId).transaction((trx) => appendIn(trx, tenantId, sandboxId, type, data));
+  }
+
+  /** The sandbox's row and its events after `afterSeq`, read together (the row reflects the last one). */
+  async snapshot(
+    tenantId: string,
+    sandboxId: string,
+    afterSeq: number,
+  ): Promise<{ row: SandboxRow; events: SandboxEvent[]; lastSeq: number } | undefined> {
+    return this.sql.forTenant(tenantId).transaction(async (trx) => {
+      const row = await trx
+        .selectFrom('sandboxes')
+        .selectAll()
+        .where('id', '=', sandboxId)
+        .executeTakeFirst();
+      if (row === undefined) return undefined;
+      const events = await trx
+        .selectFrom('sandbox_events')
+        .selectAll()
+        .where('sandbox_id', '=', sandboxId)
+        .where('seq', '>', afterSeq)
+        .orderBy('seq')
+        .execute();
+      const last = await trx
+        .selectFrom('sandbox_events')
+        .select((eb) => eb.fn.max('seq').as('seq'))
+        .where('sandbox_id', '=', sandboxId)
+        .executeTakeFirst();
+      return { row, events: events.map(toEvent), lastSeq: last?.seq ?? 0 };
+    });
+  }
+
+  /** Every sandbox that may hold something on this machine (not `deleted`), across tenants. */
+  async indexed(): Promise<{ sandboxId: string; tenantId: string }[]> {
+    const rows = await this.sql.db.selectFrom('sandbox_index').selectAll().orderBy('created_at').execute();
+    return rows.map((row) => ({ sandboxId: row.sandbox_id, tenantId: row.tenant_id }));
+  }
+}

@@ -1,0 +1,72 @@
+/** The runtimes a sandbox can run on (one interface, three implementations). */
+export type RuntimeName = 'process' | 'docker' | 'gvisor';
+
+export interface SandboxResources {
+  readonly cpus: number;
+  readonly memoryMb: number;
+  readonly pids: number;
+  readonly diskMb: number;
+}
+
+/** What a runtime needs to know of a sandbox. */
+export interface RuntimeSandbox {
+  readonly id: string;
+  /** The sandbox's writable workspace on the host; `/workspace` inside. */
+  readonly workspaceDir: string;
+  readonly resources: SandboxResources;
+  /** Environment every exec gets (the sandbox spec's `env`), under the exec's own. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** One program run in a sandbox. Its output and exit code go to files in `dir` on the host. */
+export interface ExecStart {
+  readonly execId: string;
+  readonly argv: readonly string[];
+  /** Inside the sandbox; default `/workspace`. */
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly timeoutS: number;
+  /** Written to the program's standard input, which is then closed (empty when absent). */
+  readonly stdin?: string;
+  /**
+   * Host directory of the exec: the wrapper writes `stdout`, `stderr` and, when the program ends, `exit_code`
+   * (its status, or 128 + signal; written to a temporary name and renamed, so a reader sees all or nothing).
+   */
+  readonly dir: string;
+}
+
+/** How an exec ended, as this process saw it (`exit_code` in the exec's dir is the lasting record). */
+export interface ExecEnd {
+  /** From the `exit_code` file; null when the wrapper was killed before writing it (a cancel, a timeout). */
+  readonly exitCode: number | null;
+  readonly timedOut: boolean;
+}
+
+export interface ExecHandle {
+  /** The host pid of the exec's wrapper (its process group), kept for recovery after a restart. */
+  readonly pid: number;
+  /** Resolves when the exec's wrapper is gone. */
+  readonly ended: Promise<ExecEnd>;
+}
+
+export type RuntimeAvailability = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/**
+ * A way of isolating programs. Execs are detached from the service: they survive its restart, and their
+ * output and exit code are files, so a restarted service reads what happened while it was away.
+ */
+export interface SandboxRuntime {
+  readonly name: RuntimeName;
+  /** Whether this machine can run it (a binary missing, a daemon down); checked at start and on `/readyz`. */
+  available(): Promise<RuntimeAvailability>;
+  /** Prepares the sandbox (resource controls, anything long-lived); idempotent. */
+  create(sandbox: RuntimeSandbox): Promise<void>;
+  /** Starts an exec; resolves once it runs. */
+  exec(sandbox: RuntimeSandbox, exec: ExecStart): Promise<ExecHandle>;
+  /** Kills the exec and every process it started, whatever they did to detach; resolves once all are gone. */
+  kill(sandbox: RuntimeSandbox, execId: string): Promise<void>;
+  /** Whether any process of the exec still runs (recovery after a restart). */
+  running(sandbox: RuntimeSandbox, execId: string): Promise<boolean>;
+  /** Kills everything in the sandbox and releases what `create` took; idempotent. The workspace stays. */
+  destroy(sandbox: RuntimeSandbox): Promise<void>;
+}

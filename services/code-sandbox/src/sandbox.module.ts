@@ -1,0 +1,206 @@
+import { join, resolve } from 'node:path';
+
+import { Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+
+import {
+  CLOSEABLES,
+  LOGGER,
+  PLATFORM_CONFIG,
+  provideReadinessCheck,
+  type Closeables,
+  type Logger,
+  type PlatformConfig,
+} from '@aibox/platform';
+import { openSqlStore, type SqlStore } from '@aibox/stores';
+
+import type { SandboxConfigSchema } from './config/sandbox-config.schema.js';
+import { EventsController } from './controllers/events.controller.js';
+import { ExecsController } from './controllers/execs.controller.js';
+import { FilesController } from './controllers/files.controller.js';
+import { SandboxesController } from './controllers/sandboxes.controller.js';
+import { registerTarParser } from './controllers/tar-body.js';
+import { ExecRepository } from './repositories/exec.repository.js';
+import { SANDBOX_MIGRATIONS, type SandboxTables } from './repositories/sandbox-schema.js';
+import { SandboxRepository } from './repositories/sandbox.repository.js';
+import { ProcessRuntime } from './runtimes/process.runtime.js';
+import type { RuntimeName, SandboxRuntime } from './runtimes/sandbox-runtime.js';
+import { EventHub } from './services/event-hub.js';
+import { EventStream } from './services/event-stream.js';
+import { ExecService } from './services/exec.service.js';
+import { FilesService } from './services/files.service.js';
+import { SANDBOX_ACCESS } from './services/sandbox-access.js';
+import { SandboxDirs } from './services/sandbox-dirs.js';
+import { SandboxService } from './services/sandbox.service.js';
+import { WorkspaceFiles } from './services/workspace-files.js';
+
+type SandboxConfig = PlatformConfig<SandboxConfigSchema>;
+
+const SANDBOX_SQL = Symbol('code-sandbox.SQL');
+const RUNTIMES = Symbol('code-sandbox.RUNTIMES');
+/** Resolved once restart recovery ran: nothing is served before the store and the machine agree. */
+const RECOVERED = Symbol('code-sandbox.RECOVERED');
+
+@Module({
+  controllers: [SandboxesController, EventsController, ExecsController, FilesController],
+  providers: [
+    {
+      provide: SANDBOX_SQL,
+      inject: [PLATFORM_CONFIG, CLOSEABLES],
+      useFactory: async (config: SandboxConfig, closeables: Closeables): Promise<SqlStore<SandboxTables>> => {
+        const sql = closeables.add(
+          'sql',
+          await openSqlStore<SandboxTables>({
+            service: 'code-sandbox',
+            schema: config.SANDBOX_SQL_SCHEMA,
+            ...(config.DATABASE_URL === undefined
+              ? { dataDir: join(resolve(config.AIBOX_DATA_DIR, 'code-sandbox'), 'pglite') }
+              : { databaseUrl: config.DATABASE_URL }),
+          }),
+        );
+        await sql.migrate(SANDBOX_MIGRATIONS);
+        return sql;
+      },
+    },
+    {
+      provide: SandboxRepository,
+      inject: [SANDBOX_SQL],
+      useFactory: (sql: SqlStore<SandboxTables>) => new SandboxRepository(sql),
+    },
+    {
+      provide: ExecRepository,
+      inject: [SANDBOX_SQL],
+      useFactory: (sql: SqlStore<SandboxTables>) => new ExecRepository(sql),
+    },
+    { provide: EventHub, useFactory: () => new EventHub() },
+    {
+      provide: SandboxDirs,
+      inject: [PLATFORM_CONFIG],
+      useFactory: (config: SandboxConfig) =>
+        new SandboxDirs(join(resolve(config.AIBOX_DATA_DIR, 'code-sandbox'), 'sandboxes')),
+    },
+    {
+      provide: RUNTIMES,
+      inject: [PLATFORM_CONFIG, LOGGER],
+      useFactory: (config: SandboxConfig, logger: Logger): ReadonlyMap<RuntimeName, SandboxRuntime> =>
+        new Map<RuntimeName, SandboxRuntime>([
+          [
+            'process',
+            new ProcessRuntime({
+              bwrapPath: config.SANDBOX_BWRAP_PATH,
+              cgroupPrefix: config.SANDBOX_CGROUP_PREFIX,
+              logger: logger.child({ runtime: 'process' }),
+            }),
+          ],
+        ]),
+    },
+    {
+      provide: SandboxService,
+      inject: [
+        PLATFORM_CONFIG,
+        SandboxRepository,
+        ExecRepository,
+        RUNTIMES,
+        EventHub,
+        SandboxDirs,
+        LOGGER,
+        CLOSEABLES,
+      ],
+      useFactory: (
+        config: SandboxConfig,
+        sandboxes: SandboxRepository,
+        execs: ExecRepository,
+        runtimes: ReadonlyMap<RuntimeName, SandboxRuntime>,
+        hub: EventHub,
+        dirs: SandboxDirs,
+        logger: Logger,
+        closeables: Closeables,
+      ) =>
+        closeables.add(
+          'sandboxes',
+          new SandboxService(
+            sandboxes,
+            execs,
+            runtimes,
+            hub,
+            dirs,
+            {
+              runtime: config.SANDBOX_DEFAULT_RUNTIME,
+              cpus: config.SANDBOX_DEFAULT_CPUS,
+              memoryMb: config.SANDBOX_DEFAULT_MEMORY_MB,
+              pids: config.SANDBOX_DEFAULT_PIDS,
+              diskMb: config.SANDBOX_DEFAULT_DISK_MB,
+              pipelineTimeoutS: config.SANDBOX_PIPELINE_TIMEOUT_S,
+            },
+            logger.child({ component: 'sandboxes' }),
+          ),
+        ),
+    },
+    { provide: SANDBOX_ACCESS, useExisting: SandboxService },
+    {
+      provide: ExecService,
+      inject: [PLATFORM_CONFIG, SandboxService, SandboxRepository, ExecRepository, SandboxDirs, LOGGER],
+      useFactory: (
+        config: SandboxConfig,
+        sandboxes: SandboxService,
+        rows: SandboxRepository,
+        execs: ExecRepository,
+        dirs: SandboxDirs,
+        logger: Logger,
+      ) =>
+        new ExecService(
+          sandboxes,
+          rows,
+          execs,
+          dirs,
+          { waitMaxS: config.SANDBOX_EXEC_WAIT_MAX_S, outputMaxBytes: config.SANDBOX_EXEC_OUTPUT_MAX_BYTES },
+          logger.child({ component: 'execs' }),
+        ),
+    },
+    {
+      provide: RECOVERED,
+      inject: [SandboxService, ExecService, LOGGER],
+      useFactory: async (sandboxes: SandboxService, execs: ExecService, logger: Logger): Promise<true> => {
+        // Execs first: a sandbox failed or deleted below must not leave its execs marked running.
+        const ended = await execs.recover();
+        const closed = await sandboxes.recover();
+        if (ended.exited + ended.adopted + ended.lost + closed.failed + closed.deleted > 0) {
+          logger.info({ ...ended, ...closed }, 'reconciled the store with the machine');
+        }
+        return true;
+      },
+    },
+    {
+      provide: EventStream,
+      inject: [SandboxService, SandboxRepository, EventHub, RECOVERED],
+      useFactory: (sandboxes: SandboxService, rows: SandboxRepository, hub: EventHub) =>
+        new EventStream(sandboxes, rows, hub),
+    },
+    {
+      provide: FilesService,
+      inject: [PLATFORM_CONFIG, SANDBOX_ACCESS],
+      useFactory: (config: SandboxConfig, access: SandboxService) =>
+        new FilesService(
+          access,
+          new WorkspaceFiles({
+            maxReadBytes: config.SANDBOX_FILE_READ_MAX_BYTES,
+            maxWriteBytes: config.SANDBOX_FILE_WRITE_MAX_BYTES,
+            maxArchiveBytes: config.SANDBOX_ARCHIVE_MAX_BYTES,
+          }),
+        ),
+    },
+    provideReadinessCheck('sql', {
+      inject: [SANDBOX_SQL],
+      useFactory: (sql: SqlStore<SandboxTables>) => () => sql.ping(),
+    }),
+  ],
+})
+export class SandboxModule implements OnModuleInit {
+  constructor(@Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost) {}
+
+  /** Archive uploads stream in as `application/x-tar` (see `registerTarParser`). */
+  onModuleInit(): void {
+    registerTarParser(this.adapterHost.httpAdapter.getInstance<FastifyInstance>());
+  }
+}

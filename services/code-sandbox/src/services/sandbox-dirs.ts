@@ -1,0 +1,22 @@
+import { join } from 'node:path';
+
+/** Where a sandbox keeps its files on the host: its workspace, and one directory per exec. */
+export class SandboxDirs {
+  constructor(private readonly root: string) {}
+
+  sandbox(id: string): string {
+    return join(this.root, id);
+  }
+
+  workspace(id: string): string {
+    return join(this.root, id, 'workspace');
+  }
+
+  exec(id: string, execId: string): string {
+    return join(this.root, id, 'execs', execId);
+  }
+
+  script(id: string, index: number): string {
+    return join(this.root, id, 'provisioning', String(index));
+  }
+}

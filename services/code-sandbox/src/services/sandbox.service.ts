@@ -1,0 +1,592 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { newTurnId, type Principal } from '@aibox/identity';
+import { PlatformError, type Logger } from '@aibox/platform';
+
+import { parseSelector, type SandboxSpecBody } from '../dtos/sandbox.dto.js';
+import { SandboxError } from '../errors/sandbox.error.js';
+import type { ExecRepository } from '../repositories/exec.repository.js';
+import type { SandboxState } from '../repositories/sandbox-schema.js';
+import type { SandboxRepository, SandboxRow } from '../repositories/sandbox.repository.js';
+import type { RuntimeName, RuntimeSandbox, SandboxRuntime } from '../runtimes/sandbox-runtime.js';
+import type { EventHub } from './event-hub.js';
+import type { OwnedSandbox, SandboxAccess } from './sandbox-access.js';
+import type { SandboxDirs } from './sandbox-dirs.js';
+
+/** The provisioning pipeline (ARCHITECTURE §8), in order; a step that does not apply is `skipped`. */
+export const PROVISIONING_STEPS = [
+  'Validate',
+  'PrepareImage',
+  'ResolveCredentials',
+  'CreateSandbox',
+  'StartSandbox',
+  'MountLocalDirs',
+  'InjectCredentials',
+  'CloneRepositories',
+  'SetupAgentFs',
+  'RunScripts',
+  'StartAgent',
+] as const;
+export type ProvisioningStep = (typeof PROVISIONING_STEPS)[number];
+
+/** A spec with its defaults applied, as stored. */
+export interface SandboxSpec {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly runtime: RuntimeName;
+  readonly resources: { cpus: number; memory_mb: number; pids: number; disk_mb: number };
+  readonly ttl_s: number | null;
+  readonly network: { mode: 'none' };
+  readonly env: Readonly<Record<string, string>>;
+  readonly provisioning_scripts: readonly { name: string; run: string; timeout_s: number }[];
+  readonly agent: { provider: 'none' };
+}
+
+export interface SandboxDefaults {
+  readonly runtime: RuntimeName;
+  readonly cpus: number;
+  readonly memoryMb: number;
+  readonly pids: number;
+  readonly diskMb: number;
+  readonly pipelineTimeoutS: number;
+}
+
+/** A failed step: its code names what went wrong for the caller. */
+class StepFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const SCRIPT_TIMEOUT_S = 300;
+const STDERR_TAIL_BYTES = 2_048;
+/** `setTimeout` holds at most this many milliseconds; a longer TTL is re-armed when it fires. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+const isAdmin = (principal: Principal): boolean => principal.roles.includes('admin');
+
+/** The end of a script's stderr, never through a symlink the script may have put in its place. */
+async function readTail(path: string): Promise<Buffer> {
+  try {
+    const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const size = (await file.stat()).size;
+      const length = Math.min(size, STDERR_TAIL_BYTES);
+      const buffer = Buffer.alloc(length);
+      await file.read(buffer, 0, length, size - length);
+      return buffer;
+    } finally {
+      await file.close();
+    }
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
+export interface SandboxView {
+  readonly id: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly runtime: string;
+  readonly state: SandboxState;
+  readonly error: { code: string; message: string } | null;
+  readonly spec: unknown;
+  readonly expires_at: string | null;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+export function sandboxView(row: SandboxRow): SandboxView {
+  return {
+    id: row.id,
+    name: row.name,
+    labels: row.labels as Record<string, string>,
+    runtime: row.runtime,
+    state: row.state,
+    error:
+      row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? row.error_code },
+    spec: redactSpec(row.spec),
+    expires_at: row.expires_at?.toISOString() ?? null,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+/** Environment values may be secrets: an answer names the variables, never their values. */
+function redactSpec(spec: unknown): unknown {
+  const record = spec as { env?: Record<string, string> };
+  if (record.env === undefined) return spec;
+  return { ...record, env: Object.fromEntries(Object.keys(record.env).map((key) => [key, '***'])) };
+}
+
+/**
+ * Sandboxes: accepted at once (202), provisioned in the background through the pipeline, every step an
+ * ordered, persisted event pushed to subscribers; stopped, started, deleted; expired by their TTL.
+ */
+export class SandboxService implements SandboxAccess {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly work = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly sandboxes: SandboxRepository,
+    private readonly execs: ExecRepository,
+    private readonly runtimes: ReadonlyMap<RuntimeName, SandboxRuntime>,
+    private readonly hub: EventHub,
+    private readonly dirs: SandboxDirs,
+    private readonly defaults: SandboxDefaults,
+    private readonly logger: Logger,
+  ) {}
+
+  async create(
+    principal: Principal,
+    body: SandboxSpecBody,
+    idempotencyKey: string | undefined,
+  ): Promise<SandboxView> {
+    const spec = this.accept(body);
+    await this.requireRuntime(spec.runtime);
+    const requestHash =
+      idempotencyKey === undefined ? null : createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    const { row, created, event } = await this.sandboxes.reserve(principal.tid, {
+      id: newTurnId(),
+      userId: principal.uid,
+      name: spec.name,
+      labels: spec.labels,
+      runtime: spec.runtime,
+      spec,
+      idempotencyKey: idempotencyKey ?? null,
+      requestHash,
+      expiresAt: spec.ttl_s === null ? null : new Date(Date.now() + spec.ttl_s * 1000),
+    });
+    if (!created) {
+      if (row.request_hash !== requestHash) throw new SandboxError('idempotency_conflict');
+      return sandboxView(row);
+    }
+    if (event !== undefined) this.hub.publish(row.id, event);
+    this.track(this.provision(principal.tid, row.id, spec));
+    return sandboxView(row);
+  }
+
+  async get(principal: Principal, id: string): Promise<SandboxView> {
+    return sandboxView(await this.visible(principal, id));
+  }
+
+  async list(
+    principal: Principal,
+    selector: string | undefined,
+    limit: number,
+  ): Promise<{ data: SandboxView[] }> {
+    const labels = parseSelector(selector);
+    if (labels === undefined)
+      throw new PlatformError('invalid_request', { detail: 'selector is key=value,…' });
+    const rows = await this.sandboxes.list(principal.tid, isAdmin(principal) ? null : principal.uid, {
+      labels,
+      limit,
+    });
+    return { data: rows.map(sandboxView) };
+  }
+
+  async delete(principal: Principal, id: string): Promise<SandboxView> {
+    const row = await this.visible(principal, id);
+    if (row.state === 'deleted' || row.state === 'deleting') return sandboxView(row);
+    if (row.state === 'pending' || row.state === 'provisioning') {
+      throw new SandboxError(
+        'sandbox_not_ready',
+        'wait for provisioning to end (ready or failed) to delete it',
+      );
+    }
+    await this.emitState(principal.tid, id, 'deleting');
+    this.track(this.teardown(principal.tid, id, 'deleted'));
+    return sandboxView({ ...row, state: 'deleting' });
+  }
+
+  async deleteMatching(principal: Principal, selector: string): Promise<{ deleting: string[] }> {
+    const labels = parseSelector(selector);
+    if (labels === undefined || Object.keys(labels).length === 0) {
+      throw new PlatformError('invalid_request', { detail: 'a bulk delete needs a selector key=value,…' });
+    }
+    const rows = await this.sandboxes.list(principal.tid, isAdmin(principal) ? null : principal.uid, {
+      labels,
+      limit: 500,
+    });
+    const deleting: string[] = [];
+    for (const row of rows) {
+      if (row.state !== 'ready' && row.state !== 'stopped' && row.state !== 'failed') continue;
+      await this.delete(principal, row.id);
+      deleting.push(row.id);
+    }
+    return { deleting };
+  }
+
+  async stop(principal: Principal, id: string): Promise<SandboxView> {
+    const row = await this.visible(principal, id);
+    if (row.state === 'stopped') return sandboxView(row);
+    if (row.state !== 'ready') throw new SandboxError('sandbox_not_ready', `it is ${row.state}`);
+    await this.killExecs(principal.tid, row);
+    await this.emitState(principal.tid, id, 'stopped');
+    return sandboxView({ ...row, state: 'stopped' });
+  }
+
+  async start(principal: Principal, id: string): Promise<SandboxView> {
+    const row = await this.visible(principal, id);
+    if (row.state === 'ready') return sandboxView(row);
+    if (row.state !== 'stopped') throw new SandboxError('sandbox_not_ready', `it is ${row.state}`);
+    await this.runtimeOf(row).create(this.runtimeSandbox(row));
+    await this.emitState(principal.tid, id, 'ready');
+    return sandboxView({ ...row, state: 'ready' });
+  }
+
+  /** {@link SandboxAccess}: a ready (or stopped) sandbox of the caller's, with its workspace. */
+  async usable(principal: Principal, id: string): Promise<OwnedSandbox> {
+    const row = await this.visible(principal, id);
+    if (row.state !== 'ready' && row.state !== 'stopped') {
+      throw new SandboxError('sandbox_not_ready', `it is ${row.state}`);
+    }
+    return { id: row.id, workspaceDir: this.dirs.workspace(row.id) };
+  }
+
+  /** The caller's sandbox row; someone else's answers exactly like a missing one. */
+  async visible(principal: Principal, id: string, options: { deleted?: boolean } = {}): Promise<SandboxRow> {
+    const row = await this.sandboxes.get(principal.tid, id);
+    if (
+      row === undefined ||
+      (row.state === 'deleted' && options.deleted !== true) ||
+      (row.user_id !== principal.uid && !isAdmin(principal))
+    ) {
+      throw new SandboxError('sandbox_unknown');
+    }
+    return row;
+  }
+
+  runtimeOf(row: SandboxRow): SandboxRuntime {
+    const runtime = this.runtimes.get(row.runtime as RuntimeName);
+    if (runtime === undefined) throw new SandboxError('runtime_unavailable', row.runtime);
+    return runtime;
+  }
+
+  runtimeSandbox(row: SandboxRow): RuntimeSandbox {
+    const spec = row.spec as SandboxSpec;
+    return {
+      id: row.id,
+      workspaceDir: this.dirs.workspace(row.id),
+      resources: {
+        cpus: spec.resources.cpus,
+        memoryMb: spec.resources.memory_mb,
+        pids: spec.resources.pids,
+        diskMb: spec.resources.disk_mb,
+      },
+      env: spec.env,
+    };
+  }
+
+  /** Records an event and pushes it to subscribers once committed. */
+  async emit(
+    tenantId: string,
+    id: string,
+    type: string,
+    data: Readonly<Record<string, unknown>>,
+  ): Promise<void> {
+    this.hub.publish(id, await this.sandboxes.appendEvent(tenantId, id, type, data));
+  }
+
+  /**
+   * After a restart: an interrupted pipeline fails (and is cleaned up), an interrupted delete finishes,
+   * TTLs are re-armed. Execs are the exec service's.
+   */
+  async recover(): Promise<{ failed: number; deleted: number }> {
+    let failed = 0;
+    let deleted = 0;
+    for (const { sandboxId, tenantId } of await this.sandboxes.indexed()) {
+      const row = await this.sandboxes.get(tenantId, sandboxId);
+      if (row === undefined) continue;
+      if (row.state === 'pending' || row.state === 'provisioning') {
+        await this.emit(tenantId, sandboxId, 'provisioning_failed', {
+          code: 'interrupted',
+          message: 'The service restarted during provisioning',
+        });
+        await this.teardown(tenantId, sandboxId, 'failed', {
+          code: 'interrupted',
+          message: 'The service restarted during provisioning',
+        });
+        failed += 1;
+      } else if (row.state === 'deleting') {
+        await this.teardown(tenantId, sandboxId, 'deleted');
+        deleted += 1;
+      } else if (row.state === 'ready' || row.state === 'stopped') {
+        this.armTtl(tenantId, row);
+      }
+    }
+    return { failed, deleted };
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.allSettled([...this.work]);
+  }
+
+  private accept(body: SandboxSpecBody): SandboxSpec {
+    const unavailable = (what: string): never => {
+      throw new SandboxError('feature_unavailable', what);
+    };
+    const runtime = body.runtime ?? this.defaults.runtime;
+    if (runtime !== 'process') unavailable(`the ${runtime} runtime is not built into this service yet`);
+    if (body.image !== undefined)
+      unavailable("the process runtime runs the host's programs and takes no image");
+    if (body.network?.mode === 'egress')
+      unavailable('network egress is not available yet; sandboxes have no network');
+    if (body.idle_ttl_s !== undefined) unavailable('idle_ttl_s is not enforced yet');
+    if ((body.credentials ?? []).length > 0) unavailable('credentials are not available yet');
+    if ((body.git_repos ?? []).length > 0) unavailable('git_repos are not available yet');
+    if ((body.mounts ?? []).length > 0) unavailable('mounts are not available yet');
+    if ((body.copies ?? []).length > 0) unavailable('copies are not available yet');
+    return {
+      name: body.name ?? 'sandbox',
+      labels: body.labels ?? {},
+      runtime,
+      resources: {
+        cpus: body.resources?.cpus ?? this.defaults.cpus,
+        memory_mb: body.resources?.memory_mb ?? this.defaults.memoryMb,
+        pids: body.resources?.pids ?? this.defaults.pids,
+        disk_mb: body.resources?.disk_mb ?? this.defaults.diskMb,
+      },
+      ttl_s: body.ttl_s ?? null,
+      network: { mode: 'none' },
+      env: body.env ?? {},
+      provisioning_scripts: (body.provisioning_scripts ?? []).map((script) => ({
+        name: script.name,
+        run: script.run,
+        timeout_s: script.timeout_s ?? SCRIPT_TIMEOUT_S,
+      })),
+      agent: { provider: 'none' },
+    };
+  }
+
+  private async requireRuntime(name: RuntimeName): Promise<void> {
+    const runtime = this.runtimes.get(name);
+    const availability = runtime === undefined ? undefined : await runtime.available();
+    if (availability?.ok !== true) {
+      throw new SandboxError('runtime_unavailable', availability?.reason ?? `${name} is not configured`);
+    }
+  }
+
+  private async emitState(
+    tenantId: string,
+    id: string,
+    state: SandboxState,
+    error?: { code: string; message: string },
+  ): Promise<void> {
+    this.hub.publish(id, await this.sandboxes.transition(tenantId, id, state, error));
+  }
+
+  private async provision(tenantId: string, id: string, spec: SandboxSpec): Promise<void> {
+    const deadline = AbortSignal.timeout(this.defaults.pipelineTimeoutS * 1000);
+    let current: ProvisioningStep = 'Validate';
+    try {
+      await this.emitState(tenantId, id, 'provisioning');
+      const row = await this.sandboxes.get(tenantId, id);
+      if (row === undefined) throw new StepFailure('sandbox_unknown', 'the sandbox disappeared');
+      const runtime = this.runtimeOf(row);
+      const target = this.runtimeSandbox(row);
+      for (const step of PROVISIONING_STEPS) {
+        current = step;
+        if (deadline.aborted) throw new StepFailure('pipeline_timeout', 'provisioning took too long');
+        await this.emit(tenantId, id, 'provisioning_step', { step, status: 'started' });
+        const started = performance.now();
+        const outcome = await this.runStep(step, spec, runtime, target, id, deadline);
+        await this.emit(tenantId, id, 'provisioning_step', {
+          step,
+          status: outcome.status,
+          message: outcome.message,
+          duration_ms: Math.round(performance.now() - started),
+        });
+      }
+      await this.emit(tenantId, id, 'provisioning_complete', {});
+      await this.emitState(tenantId, id, 'ready');
+      const ready = await this.sandboxes.get(tenantId, id);
+      if (ready !== undefined) this.armTtl(tenantId, ready);
+    } catch (error: unknown) {
+      const failure =
+        error instanceof StepFailure
+          ? error
+          : deadline.aborted
+            ? new StepFailure('pipeline_timeout', 'provisioning took too long')
+            : new StepFailure('internal', 'provisioning failed');
+      if (!(error instanceof StepFailure))
+        this.logger.error({ err: error, sandbox_id: id }, 'provisioning failed');
+      await this.emit(tenantId, id, 'provisioning_step', {
+        step: current,
+        status: 'failed',
+        message: failure.message,
+      });
+      await this.emit(tenantId, id, 'provisioning_failed', {
+        step: current,
+        code: failure.code,
+        message: failure.message,
+      });
+      await this.teardown(tenantId, id, 'failed', { code: failure.code, message: failure.message });
+    }
+  }
+
+  private async runStep(
+    step: ProvisioningStep,
+    spec: SandboxSpec,
+    runtime: SandboxRuntime,
+    target: RuntimeSandbox,
+    id: string,
+    deadline: AbortSignal,
+  ): Promise<{ status: 'completed' | 'skipped'; message: string }> {
+    switch (step) {
+      case 'Validate':
+        return { status: 'completed', message: 'the spec is valid' };
+      case 'PrepareImage':
+        return { status: 'skipped', message: "the process runtime uses the host's programs" };
+      case 'ResolveCredentials':
+      case 'InjectCredentials':
+        return { status: 'skipped', message: 'no credentials' };
+      case 'CreateSandbox':
+        // Only the service's user may enter: a program in the sandbox runs as root on the host's side of its
+        // user namespace, so a setuid file it leaves in the workspace must be out of other users' reach.
+        await mkdir(this.dirs.sandbox(id), { recursive: true, mode: 0o700 });
+        await mkdir(target.workspaceDir, { recursive: true, mode: 0o700 });
+        await runtime.create(target);
+        return { status: 'completed', message: 'workspace and resource limits created' };
+      case 'StartSandbox':
+        return { status: 'completed', message: 'execs start on demand in fresh namespaces' };
+      case 'MountLocalDirs':
+        return { status: 'skipped', message: 'no mounts' };
+      case 'CloneRepositories':
+        return { status: 'skipped', message: 'no repositories' };
+      case 'SetupAgentFs':
+      case 'StartAgent':
+        return { status: 'skipped', message: 'no coding agent' };
+      case 'RunScripts':
+        if (spec.provisioning_scripts.length === 0) return { status: 'skipped', message: 'no scripts' };
+        await this.runScripts(spec, runtime, target, id, deadline);
+        return { status: 'completed', message: `${spec.provisioning_scripts.length} script(s) ran` };
+    }
+  }
+
+  private async runScripts(
+    spec: SandboxSpec,
+    runtime: SandboxRuntime,
+    target: RuntimeSandbox,
+    id: string,
+    deadline: AbortSignal,
+  ): Promise<void> {
+    for (const [index, script] of spec.provisioning_scripts.entries()) {
+      const dir = this.dirs.script(id, index);
+      await mkdir(dir, { recursive: true });
+      const execId = `script-${index}`;
+      const handle = await runtime.exec(target, {
+        execId,
+        argv: ['/bin/sh', '-c', script.run],
+        cwd: '/workspace',
+        env: {},
+        timeoutS: script.timeout_s,
+        dir,
+      });
+      const onDeadline = (): void => {
+        void runtime.kill(target, execId);
+      };
+      deadline.addEventListener('abort', onDeadline, { once: true });
+      const end = await handle.ended.finally(() => {
+        deadline.removeEventListener('abort', onDeadline);
+      });
+      if (deadline.aborted)
+        throw new StepFailure('pipeline_timeout', `provisioning took too long (${script.name})`);
+      if (end.timedOut) {
+        throw new StepFailure('script_timeout', `${script.name} ran longer than ${script.timeout_s} s`);
+      }
+      if (end.exitCode !== 0) {
+        const stderr = await readTail(join(dir, 'stderr'));
+        const tail = stderr
+          .subarray(Math.max(0, stderr.length - STDERR_TAIL_BYTES))
+          .toString('utf8')
+          .trim();
+        throw new StepFailure(
+          'script_failed',
+          `${script.name} exited with ${end.exitCode === null ? 'no status' : String(end.exitCode)}${tail === '' ? '' : `: ${tail}`}`,
+        );
+      }
+    }
+  }
+
+  /** Kills what runs, removes everything the sandbox has on the host, and ends in `state`. */
+  private async teardown(
+    tenantId: string,
+    id: string,
+    state: 'deleted' | 'failed',
+    error?: { code: string; message: string },
+  ): Promise<void> {
+    const timer = this.timers.get(id);
+    if (timer !== undefined) clearTimeout(timer);
+    this.timers.delete(id);
+    const row = await this.sandboxes.get(tenantId, id);
+    if (row !== undefined) {
+      await this.killExecs(tenantId, row);
+      try {
+        await this.runtimeOf(row).destroy(this.runtimeSandbox(row));
+      } catch (cause: unknown) {
+        this.logger.error({ err: cause, sandbox_id: id }, 'the runtime could not release a sandbox');
+      }
+    }
+    await rm(this.dirs.sandbox(id), { recursive: true, force: true });
+    await this.emitState(tenantId, id, state, error);
+    if (state === 'deleted')
+      this.hub.publish(id, await this.sandboxes.appendEvent(tenantId, id, 'sandbox_deleted', {}));
+  }
+
+  private async killExecs(tenantId: string, row: SandboxRow): Promise<void> {
+    const runtime = this.runtimes.get(row.runtime as RuntimeName);
+    for (const exec of await this.execs.running(tenantId, row.id)) {
+      if (runtime !== undefined) await runtime.kill(this.runtimeSandbox(row), exec.id);
+      if (await this.execs.end(tenantId, exec.id, 'cancelled', null)) {
+        await this.emit(tenantId, row.id, 'exec_ended', {
+          exec_id: exec.id,
+          status: 'cancelled',
+          exit_code: null,
+        });
+      }
+    }
+  }
+
+  private armTtl(tenantId: string, row: SandboxRow): void {
+    if (row.expires_at === null) return;
+    const delay = row.expires_at.getTime() - Date.now();
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(row.id);
+        if (delay > MAX_TIMER_MS) {
+          this.armTtl(tenantId, row);
+          return;
+        }
+        this.track(this.expire(tenantId, row.id));
+      },
+      Math.min(Math.max(0, delay), MAX_TIMER_MS),
+    );
+    timer.unref();
+    this.timers.set(row.id, timer);
+  }
+
+  private async expire(tenantId: string, id: string): Promise<void> {
+    const row = await this.sandboxes.get(tenantId, id);
+    if (row === undefined || (row.state !== 'ready' && row.state !== 'stopped')) return;
+    await this.emit(tenantId, id, 'ttl_expired', {});
+    await this.emitState(tenantId, id, 'deleting');
+    await this.teardown(tenantId, id, 'deleted');
+  }
+
+  private track(work: Promise<unknown>): void {
+    const tracked = work.catch((error: unknown) => {
+      this.logger.error({ err: error }, 'sandbox work failed');
+    });
+    this.work.add(tracked);
+    void tracked.finally(() => this.work.delete(tracked));
+  }
+}

@@ -1,0 +1,258 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { needs } from '@aibox/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { PROVISIONING_STEPS } from '../src/services/sandbox.service.js';
+import {
+  readSse,
+  startSandboxService,
+  type SseEvent,
+  type TestSandboxService,
+  type Who,
+} from './support/sandbox.js';
+
+/**
+ * The control plane over HTTP with the `process` runtime (bubblewrap): sandboxes accepted at once and
+ * provisioned in the background with every step a persisted, ordered event; execs; isolation between users.
+ */
+const hasBubblewrap = await needs('bubblewrap');
+
+const ADA: Who = { tid: 'default', uid: 'ada' };
+const BOB: Who = { tid: 'default', uid: 'bob' };
+
+let sandboxes: TestSandboxService;
+
+beforeAll(async () => {
+  sandboxes = await startSandboxService();
+});
+
+afterAll(async () => {
+  await sandboxes.close();
+});
+
+function eventsOf(who: Who, id: string, after?: number): Promise<Response> {
+  return fetch(`${sandboxes.url}/sandboxes/${id}/events`, {
+    headers: {
+      ...sandboxes.headers(who),
+      ...(after === undefined ? {} : { 'last-event-id': String(after) }),
+    },
+  });
+}
+
+/** Processes on the host whose command line holds `needle` (arguments are NUL-separated). */
+async function hostProcesses(needle: string): Promise<number> {
+  let count = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(needle)) count += 1;
+  }
+  return count;
+}
+
+const settled = (event: SseEvent): boolean =>
+  event.event === 'state_changed' && ['ready', 'failed'].includes(String(event.data['state']));
+
+async function createReady(who: Who, spec: Record<string, unknown> = {}): Promise<string> {
+  const created = await sandboxes.call(who, 'POST', '/sandboxes', spec);
+  expect(created.status, JSON.stringify(created.json)).toBe(202);
+  const id = String(created.json['id']);
+  const events = await readSse(await eventsOf(who, id), settled);
+  expect(events.at(-1)?.data['state']).toBe('ready');
+  return id;
+}
+
+describe.runIf(hasBubblewrap)('sandbox lifecycle', () => {
+  it('accepts a sandbox at once and provisions it through every step, each a persisted event in order', async () => {
+    const created = await sandboxes.call(ADA, 'POST', '/sandboxes', { name: 'first', labels: { team: 'a' } });
+    expect(created.status).toBe(202);
+    expect(created.json).toMatchObject({ name: 'first', state: 'pending', labels: { team: 'a' } });
+    const id = String(created.json['id']);
+
+    const events = await readSse(await eventsOf(ADA, id), settled);
+    expect(events[0]?.event).toBe('snapshot');
+    const ordered = events.slice(1);
+    expect(ordered.map((event) => event.id)).toEqual(ordered.map((_event, index) => index + 1));
+    const steps = ordered.filter((event) => event.event === 'provisioning_step');
+    expect(
+      steps.filter((event) => event.data['status'] === 'started').map((event) => event.data['step']),
+    ).toEqual([...PROVISIONING_STEPS]);
+    for (const step of steps.filter((event) => event.data['status'] !== 'started')) {
+      expect(['completed', 'skipped']).toContain(step.data['status']);
+      expect(typeof step.data['duration_ms']).toBe('number');
+    }
+    expect(ordered.map((event) => event.event)).toContain('provisioning_complete');
+    expect(ordered.at(-1)?.data['state']).toBe('ready');
+
+    // A subscriber resuming after event 5 gets the state first, then exactly events 6…
+    const resumed = await readSse(await eventsOf(ADA, id, 5), settled);
+    expect(resumed[0]).toMatchObject({ event: 'snapshot', data: { seq: ordered.at(-1)?.id } });
+    expect(resumed.slice(1)).toEqual(ordered.slice(5));
+    expect((await sandboxes.call(ADA, 'GET', `/sandboxes/${id}`)).json['state']).toBe('ready');
+  });
+
+  it('returns the same sandbox for a retried create with the same Idempotency-Key', async () => {
+    const spec = { name: 'retried' };
+    const key = { 'idempotency-key': `key-${String(Date.now())}` };
+    const first = await sandboxes.call(ADA, 'POST', '/sandboxes', spec, key);
+    const again = await sandboxes.call(ADA, 'POST', '/sandboxes', spec, key);
+    expect(again.status).toBe(202);
+    expect(again.json['id']).toBe(first.json['id']);
+    const other = await sandboxes.call(ADA, 'POST', '/sandboxes', { name: 'different' }, key);
+    expect(other.status).toBe(409);
+    expect(other.json).toMatchObject({ code: 'idempotency_conflict' });
+    await readSse(await eventsOf(ADA, String(first.json['id'])), settled);
+  });
+
+  it('fails provisioning when a script fails, says why, and leaves nothing behind', async () => {
+    const created = await sandboxes.call(ADA, 'POST', '/sandboxes', {
+      provisioning_scripts: [
+        { name: 'fine', run: 'echo prepared > /workspace/ok' },
+        { name: 'broken', run: 'echo "no such package" >&2; exit 3' },
+      ],
+    });
+    const id = String(created.json['id']);
+    const events = await readSse(await eventsOf(ADA, id), settled);
+    const failed = events.find((event) => event.event === 'provisioning_failed');
+    expect(failed?.data).toMatchObject({ step: 'RunScripts', code: 'script_failed' });
+    expect(String(failed?.data['message'])).toContain('broken exited with 3: no such package');
+    expect(events.at(-1)?.data).toMatchObject({ state: 'failed', code: 'script_failed' });
+    expect(existsSync(join(sandboxes.dataDir, 'code-sandbox', 'sandboxes', id))).toBe(false);
+    const row = await sandboxes.call(ADA, 'GET', `/sandboxes/${id}`);
+    expect(row.json).toMatchObject({ state: 'failed', error: { code: 'script_failed' } });
+  });
+
+  it('runs a provisioning script whose result the sandbox keeps', async () => {
+    const id = await createReady(ADA, {
+      provisioning_scripts: [{ name: 'seed', run: 'echo seeded > data.txt' }],
+    });
+    const read = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
+      argv: ['cat', 'data.txt'],
+    });
+    expect(read.json).toMatchObject({ status: 'exited', exit_code: 0, stdout: 'seeded\n' });
+  });
+
+  it('lists by label selector, deletes in bulk by selector, and a deleted sandbox is gone', async () => {
+    const tag = `run-${String(Date.now())}`;
+    const one = await createReady(ADA, { labels: { batch: tag } });
+    const two = await createReady(ADA, { labels: { batch: tag, keep: 'no' } });
+    const listed = await sandboxes.call(ADA, 'GET', `/sandboxes?selector=batch=${tag}`);
+    expect((listed.json['data'] as { id: string }[]).map((row) => row.id).sort()).toEqual([one, two].sort());
+    const bulk = await sandboxes.call(ADA, 'DELETE', `/sandboxes?selector=keep=no,batch=${tag}`);
+    expect(bulk.status).toBe(202);
+    expect(bulk.json['deleting']).toEqual([two]);
+    const events = await readSse(await eventsOf(ADA, two), (event) => event.event === 'sandbox_deleted');
+    expect(events.some((event) => event.data['state'] === 'deleted')).toBe(true);
+    expect((await sandboxes.call(ADA, 'GET', `/sandboxes/${two}`)).status).toBe(404);
+    expect(existsSync(join(sandboxes.dataDir, 'code-sandbox', 'sandboxes', two))).toBe(false);
+  });
+});
+
+describe.runIf(hasBubblewrap)('execs', () => {
+  let id: string;
+  beforeAll(async () => {
+    id = await createReady(ADA, { env: { GREETING: 'hello' } });
+  });
+
+  it('answers a short command whole with ?wait=true', async () => {
+    const answer = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
+      argv: ['sh', '-c', 'echo "$GREETING $WHO"; echo oops >&2; exit 4'],
+      env: { WHO: 'world' },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.json).toMatchObject({
+      status: 'exited',
+      exit_code: 4,
+      stdout: 'hello world\n',
+      stderr: 'oops\n',
+    });
+    const stdin = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
+      argv: ['wc', '-c'],
+      stdin: 'twelve bytes',
+    });
+    expect(String(stdin.json['stdout']).trim()).toBe('12');
+  });
+
+  it('runs in the background, and its output is read by offset', async () => {
+    const started = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs`, {
+      argv: ['sh', '-c', 'printf 0123456789'],
+    });
+    expect(started.status).toBe(202);
+    const exec = String(started.json['id']);
+    const events = await readSse(
+      await eventsOf(ADA, id),
+      (event) => event.event === 'exec_ended' && event.data['exec_id'] === exec,
+    );
+    expect(events.at(-1)?.data).toMatchObject({ status: 'exited', exit_code: 0 });
+    const part = await fetch(`${sandboxes.url}/sandboxes/${id}/execs/${exec}/output?offset=4&length=3`, {
+      headers: sandboxes.headers(ADA),
+    });
+    expect(await part.text()).toBe('456');
+    expect(part.headers.get('x-output-size')).toBe('10');
+  });
+
+  it('cancels an exec by killing its whole process group, detached children included', async () => {
+    // Durations no other process on the machine has: they find this exec's processes on the host.
+    const base = 40_000 + Math.floor(Math.random() * 50_000);
+    const marks = [base, base + 1, base + 2].map((seconds) => `sleep\u0000${String(seconds)}\u0000`);
+    const started = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs`, {
+      argv: [
+        'sh',
+        '-c',
+        `sleep ${String(base)} & setsid sleep ${String(base + 1)} & sleep ${String(base + 2)}`,
+      ],
+    });
+    const exec = String(started.json['id']);
+    const alive = async (): Promise<number> =>
+      (await Promise.all(marks.map((mark) => hostProcesses(mark)))).reduce((sum, count) => sum + count, 0);
+    for (let attempt = 0; attempt < 100 && (await alive()) < 3; attempt += 1) {
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    expect(await alive()).toBe(3);
+    const cancelled = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs/${exec}/cancel`);
+    expect(cancelled.json).toMatchObject({ status: 'cancelled' });
+    expect(await alive()).toBe(0);
+    expect((await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs/${exec}/cancel`)).status).toBe(409);
+  });
+});
+
+describe.runIf(hasBubblewrap)('isolation and bad input', () => {
+  it("keeps one user out of another user's sandbox", async () => {
+    const id = await createReady(ADA);
+    for (const [method, path, body] of [
+      ['GET', `/sandboxes/${id}`, undefined],
+      ['DELETE', `/sandboxes/${id}`, undefined],
+      ['POST', `/sandboxes/${id}/execs?wait=true`, { argv: ['true'] }],
+      ['GET', `/sandboxes/${id}/events`, undefined],
+      ['GET', `/sandboxes/${id}/files?path=`, undefined],
+    ] as const) {
+      const answer = await sandboxes.call(BOB, method, path, body);
+      expect(answer.status, `${method} ${path}`).toBe(404);
+    }
+    const list = await sandboxes.call(BOB, 'GET', '/sandboxes');
+    expect((list.json['data'] as { id: string }[]).map((row) => row.id)).not.toContain(id);
+    const admin = await sandboxes.call({ ...BOB, admin: true }, 'GET', `/sandboxes/${id}`);
+    expect(admin.status).toBe(200);
+  });
+
+  it('refuses what it cannot do with a code, and bad input with a 400', async () => {
+    const cases: [unknown, number, string][] = [
+      [{ runtime: 'docker' }, 400, 'feature_unavailable'],
+      [{ network: { mode: 'egress', allow: ['example.com'] } }, 400, 'feature_unavailable'],
+      [{ git_repos: [{ url: 'https://example.com/r.git' }] }, 400, 'feature_unavailable'],
+      [{ surprise: 1 }, 400, 'invalid_request'],
+      [{ resources: { memory_mb: 1 } }, 400, 'invalid_request'],
+      [{ env: { 'BAD NAME': 'x' } }, 400, 'invalid_request'],
+    ];
+    for (const [body, status, code] of cases) {
+      const answer = await sandboxes.call(ADA, 'POST', '/sandboxes', body);
+      expect(answer.status, JSON.stringify(body)).toBe(status);
+      expect(answer.json).toMatchObject({ code });
+    }
+    expect((await sandboxes.call(ADA, 'GET', '/sandboxes/not-a-uuid')).status).toBe(400);
+    expect((await sandboxes.call(ADA, 'GET', '/sandboxes?selector=nonsense')).status).toBe(400);
+  });
+});

@@ -1,0 +1,231 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+
+import {
+  generateKeySetValue,
+  HEADER,
+  newTurnId,
+  parseKeySet,
+  signCapToken,
+  signPrincipal,
+} from '@aibox/identity';
+import { bootService, type BootedService } from '@aibox/platform';
+import { freePort } from '@aibox/testing';
+
+import type { SandboxConfigSchema } from '../../src/config/sandbox-config.schema.js';
+import { sandboxServiceOptions } from '../../src/sandbox.app.js';
+
+export interface Who {
+  readonly tid: string;
+  readonly uid: string;
+  readonly admin?: boolean;
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly json: Record<string, unknown>;
+}
+
+export interface TestSandboxService {
+  readonly service: BootedService<SandboxConfigSchema>;
+  readonly url: string;
+  readonly dataDir: string;
+  readonly logs: string[];
+  headers(who: Who): Record<string, string>;
+  call(
+    who: Who,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+/**
+ * Kills every process left in the cgroups under `prefix` and removes them: a test's sandboxes must not
+ * outlive it, whatever state it left them in.
+ */
+export async function removeCgroups(prefix: string, root = '/sys/fs/cgroup'): Promise<void> {
+  const tops = (await readdir(root).catch(() => [] as string[])).map((hierarchy) =>
+    join(root, hierarchy, prefix),
+  );
+  const walk = async (dir: string): Promise<string[]> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    const below = await Promise.all(
+      entries.filter((entry) => entry.isDirectory()).map((entry) => walk(join(dir, entry.name))),
+    );
+    return [...below.flat(), dir];
+  };
+  for (let round = 0; round < 20; round += 1) {
+    let left = 0;
+    for (const top of tops) {
+      for (const dir of await walk(top)) {
+        const pids = (await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => ''))
+          .split('\n')
+          .filter((pid) => pid !== '');
+        left += pids.length;
+        for (const pid of pids) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // Gone already.
+          }
+        }
+      }
+    }
+    if (left === 0) break;
+    await writeFile(join(root, 'freezer', prefix, 'freezer.state'), 'THAWED').catch(() => undefined);
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  for (const top of tops) {
+    for (const dir of await walk(top)) await rmdir(dir).catch(() => undefined);
+  }
+}
+
+export interface SandboxSetup {
+  /** Boot on this data dir and these keys (a restart); the caller removes the dir. */
+  readonly state?: {
+    readonly dataDir: string;
+    readonly principalKeys: string;
+    readonly capKeys: string;
+    readonly cgroupPrefix: string;
+  };
+  readonly env?: Record<string, string>;
+}
+
+/** Boots code-sandbox in this process on a free port, PGlite under a temporary data dir. */
+export async function startSandboxService(setup: SandboxSetup = {}): Promise<TestSandboxService> {
+  const dataDir = setup.state?.dataDir ?? (await mkdtemp(join(tmpdir(), 'aibox-sandbox-test-')));
+  const principalKeys = setup.state?.principalKeys ?? generateKeySetValue(['test-principal']);
+  const capKeys = setup.state?.capKeys ?? generateKeySetValue(['test-captoken']);
+  const cgroupPrefix = setup.state?.cgroupPrefix ?? `aibox-sandbox-t${randomBytes(5).toString('hex')}`;
+  const logs: string[] = [];
+  const service = await bootService(
+    sandboxServiceOptions(
+      {
+        PORT: String(await freePort()),
+        HOST: '127.0.0.1',
+        AIBOX_ENV: 'development',
+        AIBOX_DATA_DIR: dataDir,
+        AIBOX_PRINCIPAL_KEYS: principalKeys,
+        AIBOX_CAPTOKEN_KEYS: capKeys,
+        LOG_LEVEL: 'warn',
+        SHUTDOWN_GRACE_MS: '1000',
+        SANDBOX_CGROUP_PREFIX: cgroupPrefix,
+        ...setup.env,
+      },
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          logs.push(chunk.toString('utf8'));
+          callback();
+        },
+      }),
+    ),
+  );
+  const principals = parseKeySet(principalKeys);
+  const caps = parseKeySet(capKeys);
+  const headers = (who: Who): Record<string, string> => {
+    const turn = newTurnId();
+    return {
+      [HEADER.principal]: signPrincipal(
+        {
+          tid: who.tid,
+          uid: who.uid,
+          email: `${who.uid}@example.test`,
+          roles: who.admin === true ? ['user', 'admin'] : ['user'],
+          iss: 'https://idp.test',
+          sub: who.uid,
+        },
+        principals,
+      ),
+      [HEADER.turnId]: turn,
+      [HEADER.capToken]: signCapToken(
+        { turn, tid: who.tid, uid: who.uid, caps: ['sandbox:exec', 'sandbox:manage'] },
+        caps,
+      ),
+    };
+  };
+  return {
+    service,
+    url: service.httpUrl,
+    dataDir,
+    logs,
+    headers,
+    async call(who, method, path, body, extra = {}) {
+      const response = await fetch(`${service.httpUrl}${path}`, {
+        method,
+        headers: {
+          ...headers(who),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...extra,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      const json = ((): Record<string, unknown> => {
+        try {
+          return JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          return { text };
+        }
+      })();
+      return { status: response.status, headers: response.headers, json };
+    },
+    async close() {
+      await service.close();
+      if (setup.state === undefined) {
+        await removeCgroups(cgroupPrefix);
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** One SSE event as a client parses it. */
+export interface SseEvent {
+  readonly id: number | undefined;
+  readonly event: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** Reads SSE events from `response` until `until` accepts one, then closes the connection. */
+export async function readSse(response: Response, until: (event: SseEvent) => boolean): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  const reader: ReadableStreamDefaultReader<Uint8Array> | undefined = response.body?.getReader();
+  if (reader === undefined) return events;
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return events;
+    buffer += decoder.decode(value, { stream: true });
+    let boundary = buffer.indexOf('\n\n');
+    while (boundary >= 0) {
+      const block = buffer.slice(0, boundary);
+      buffer = buffer.slice(boundary + 2);
+      boundary = buffer.indexOf('\n\n');
+      const fields = new Map<string, string>();
+      for (const line of block.split('\n')) {
+        if (line === '' || line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        fields.set(line.slice(0, colon), line.slice(colon + 1).trimStart());
+      }
+      if (!fields.has('event')) continue;
+      const event: SseEvent = {
+        id: fields.has('id') ? Number(fields.get('id')) : undefined,
+        event: fields.get('event') ?? '',
+        data: JSON.parse(fields.get('data') ?? '{}') as Record<string, unknown>,
+      };
+      events.push(event);
+      if (until(event)) {
+        await reader.cancel();
+        return events;
+      }
+    }
+  }
+}
