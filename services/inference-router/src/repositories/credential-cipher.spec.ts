@@ -34,7 +34,10 @@ describe('CredentialCipher', () => {
     expect(code(() => new CredentialCipher(randomBytes(32)).decrypt(stored, 'openai'))).toBe(
       'credential_unreadable',
     );
-    const flipped = `${stored.slice(0, -2)}${stored.endsWith('A') ? 'B' : 'A'}${stored.slice(-1)}`;
+    // A character of the sealed text (not the last, whose low bits base64 may ignore), always changed.
+    const at = stored.length - 2;
+    const flipped = `${stored.slice(0, at)}${stored[at] === 'A' ? 'B' : 'A'}${stored.slice(at + 1)}`;
+    expect(flipped).not.toBe(stored);
     expect(code(() => cipher.decrypt(flipped, 'openai'))).toBe('credential_unreadable');
     for (const bad of ['', 'v2.a.b', 'v1.x.y', SECRET])
       expect(code(() => cipher.decrypt(bad, 'openai'))).toBe('credential_unreadable');
