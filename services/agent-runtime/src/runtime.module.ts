@@ -21,6 +21,7 @@ import { CONVERSATION_CONTROLLERS, CONVERSATION_PROVIDERS } from './conversation
 import { ApprovalRepository } from './repositories/approval.repository.js';
 import { ConversationRepository } from './repositories/conversation.repository.js';
 import { RouterClient } from './repositories/router-client.js';
+import { SandboxClient } from './repositories/sandbox-client.js';
 import { RUNTIME_MIGRATIONS, type RuntimeTables } from './repositories/runtime-schema.js';
 import { TurnAuditRepository } from './repositories/turn-audit.repository.js';
 import { TurnRepository } from './repositories/turn.repository.js';
@@ -128,6 +129,7 @@ function principalKeysOf(config: RuntimeConfig): NonNullable<RuntimeConfig['AIBO
             maxBytes: config.AGENT_HTTP_FETCH_MAX_BYTES,
             timeoutMs: config.AGENT_HTTP_FETCH_TIMEOUT_MS,
           },
+          sandbox: new SandboxClient(config.CODE_SANDBOX_URL.replace(/\/+$/, ''), principalKeysOf(config)),
           now: () => new Date(),
         });
         return new ToolRegistry(

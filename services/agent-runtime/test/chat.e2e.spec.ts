@@ -9,6 +9,7 @@ import { readEvents, startStack, type SseEvent, type Stack } from './support/sta
  * A chat turn end to end: a user's bearer token at the gateway, agent-runtime running the tool loop, the real
  * inference router in front of a scripted OpenAI-compatible model, audit sealing the turn into a receipt.
  */
+const hasBubblewrap = await needs('bubblewrap');
 let stack: Stack;
 let ada: string;
 let bob: string;
@@ -16,7 +17,11 @@ let admin: string;
 
 beforeAll(async () => {
   // On PostgreSQL where the machine has it (CI does); PGlite's paths are covered by the medium suites.
-  stack = await startStack({ runtimeEnv: { AGENT_APPROVAL_TTL_S: '3' }, postgres: await needs('postgres') });
+  stack = await startStack({
+    runtimeEnv: { AGENT_APPROVAL_TTL_S: '3' },
+    postgres: await needs('postgres'),
+    sandbox: hasBubblewrap,
+  });
   [ada, bob, admin] = await Promise.all([
     stack.token('ada'),
     stack.token('bob'),
@@ -180,6 +185,31 @@ describe('a chat turn through the gateway', () => {
     await stack.call(ada, 'POST', '/v1/chat', { agent_id: agent, message: 'what is the capital of France?' });
     expect(systemPrompt()).not.toContain('syllables');
   });
+
+  it.runIf(hasBubblewrap)(
+    "runs Python in the conversation's sandbox, and the receipt lists the run",
+    async () => {
+      const agent = await createAgent(ada, { name: 'coder', tools: ['sandbox_exec'] });
+      stack.model.queue(
+        { toolCalls: [{ name: 'sandbox_exec', arguments: '{"language":"python","code":"print(6 * 7)"}' }] },
+        (body) => {
+          const messages = body['messages'] as { role: string; content: string }[];
+          return { text: `it printed ${messages.find((message) => message.role === 'tool')?.content ?? ''}` };
+        },
+      );
+      const response = await chatStream(ada, { agent_id: agent, message: 'what is six times seven?' });
+      const turnId = response.headers.get('x-aibox-turn-id') ?? '';
+      const events = await readEvents(response);
+      const result = named(events, 'tool_result')[0]?.data;
+      expect(result).toMatchObject({ name: 'sandbox_exec', ok: true });
+      expect(String(result?.['output'])).toContain('exit code 0');
+      expect(String(result?.['output'])).toContain('42');
+      expect(events.at(-1)?.event).toBe('done');
+      const types = await sealedEventTypes(ada, turnId);
+      expect(types).toContain('sandbox_exec');
+      expect(types).toContain('tool_returned');
+    },
+  );
 
   it('refuses an MCP server on an agent made by a user who is not an admin', async () => {
     const response = await stack.call(bob, 'POST', '/v1/agents', {

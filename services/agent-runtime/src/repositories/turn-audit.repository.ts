@@ -12,6 +12,7 @@ type RuntimeEventType =
   | 'tool_returned'
   | 'approval_requested'
   | 'approval_decided'
+  | 'sandbox_exec'
   | 'turn_failed'
   | 'turn_sealed';
 

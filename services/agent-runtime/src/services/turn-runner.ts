@@ -304,6 +304,9 @@ export class TurnRunner {
       conversationId: plan.conversationId,
       capToken: plan.capToken,
       signal: plan.signal,
+      record: (type, attributes, bodies) => {
+        this.audit.record(turn, type, { ...attributes, tool_call_id: call.id }, bodies);
+      },
     });
     const durationMs = Math.round(performance.now() - startedAt);
     this.audit.record(

@@ -5,7 +5,10 @@ import { builtinTools } from './builtin/index.js';
 import type { AgentToolScope, McpServerConfig, Tool, ToolOutput } from './tool.js';
 import { ToolRegistry, truncateUtf8, type McpToolSource } from './tool-registry.js';
 
+import { generateKeySetValue, parseKeySet } from '@aibox/identity';
+
 import { toolContext } from '../../test/support/tool-context.js';
+import { SandboxClient } from '../repositories/sandbox-client.js';
 
 const contextWith = toolContext;
 
@@ -279,12 +282,17 @@ describe('truncateUtf8', () => {
 describe('builtinTools', () => {
   it('has schemas that compile strictly, and http_fetch only when enabled', () => {
     const httpFetch = { enabled: true, allow: ['example.com'], maxBytes: 1024, timeoutMs: 1_000 };
-    const tools = builtinTools({ httpFetch, now: () => new Date(0) });
-    expect(tools.map((tool) => tool.name)).toEqual(['current_time', 'http_fetch']);
+    const sandbox = new SandboxClient('http://127.0.0.1:9', parseKeySet(generateKeySetValue(['k'])));
+    const tools = builtinTools({ httpFetch, sandbox, now: () => new Date(0) });
+    expect(tools.map((tool) => tool.name)).toEqual(['current_time', 'http_fetch', 'sandbox_exec']);
     for (const tool of tools) {
       expect(() => new Ajv2020({ strict: true }).compile(tool.parameters)).not.toThrow();
     }
-    const off = builtinTools({ httpFetch: { ...httpFetch, enabled: false }, now: () => new Date(0) });
-    expect(off.map((tool) => tool.name)).toEqual(['current_time']);
+    const off = builtinTools({
+      httpFetch: { ...httpFetch, enabled: false },
+      sandbox,
+      now: () => new Date(0),
+    });
+    expect(off.map((tool) => tool.name)).toEqual(['current_time', 'sandbox_exec']);
   });
 });

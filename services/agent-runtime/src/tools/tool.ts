@@ -13,6 +13,12 @@ export interface ToolContext {
   /** The turn's cap token as the gateway issued it, for tools that call other mesh services. */
   readonly capToken: string | undefined;
   readonly signal: AbortSignal;
+  /** Records a turn event of the tool's own (a sandbox run), with bodies captured beside it. */
+  readonly record: (
+    type: 'sandbox_exec',
+    attributes: Record<string, unknown>,
+    bodies: readonly { kind: string; contentType: string; body: string }[],
+  ) => void;
 }
 
 /** What a tool answered: text for the model; `isError` when the tool ran and reported a failure. */

@@ -15,6 +15,7 @@ import {
   startAudit,
   type TestAudit,
 } from '../../../audit/test/support/audit.js';
+import { startSandboxService, type TestSandboxService } from '../../../code-sandbox/test/support/sandbox.js';
 import { startGateway, type TestGateway } from '../../../gateway/test/support/gateway.js';
 import { TestIssuer } from '../../../gateway/test/support/oidc-issuer.js';
 import {
@@ -39,6 +40,8 @@ export interface Stack {
   readonly router: TestRouter;
   readonly runtime: BootedService<RuntimeConfigSchema>;
   readonly model: ScriptedModel;
+  /** code-sandbox, when the stack was started with it. */
+  readonly sandbox: TestSandboxService | undefined;
   readonly runtimeLogs: string[];
   /** A bearer token of user `sub` (roles `user`, plus `admin` when asked). */
   token(sub: string, options?: { admin?: boolean }): Promise<string>;
@@ -57,6 +60,8 @@ export interface StackOptions {
   readonly runtimeEnv?: Record<string, string>;
   /** Runs agent-runtime on the machine's PostgreSQL (fresh schema, dropped on close) instead of PGlite. */
   readonly postgres?: boolean;
+  /** Starts code-sandbox too (it needs bubblewrap). */
+  readonly sandbox?: boolean;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -74,6 +79,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await setRole(router, 'default', [`scripted/${MODEL}`]);
   await setRole(router, 'title', [`scripted/${MODEL}`]);
 
+  const sandbox =
+    options.sandbox === true
+      ? await startSandboxService({ keys: { principalKeys, capKeys: capTokenKeys } })
+      : undefined;
+
   const dataDir = await mkdtemp(join(tmpdir(), 'aibox-runtime-test-'));
   const schema = `agent_t${randomBytes(6).toString('hex')}`;
   const runtimeLogs: string[] = [];
@@ -88,6 +98,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         AIBOX_CAPTOKEN_KEYS: capTokenKeys,
         AUDIT_GRPC_URL: audit.grpcTarget,
         INFERENCE_ROUTER_URL: router.url,
+        ...(sandbox === undefined ? {} : { CODE_SANDBOX_URL: sandbox.url }),
         AGENT_SEAL_DELAY_MS: '300',
         LOG_LEVEL: 'warn',
         SHUTDOWN_GRACE_MS: '2000',
@@ -112,6 +123,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     AGENT_RUNTIME_URL: runtime.httpUrl,
     AUDIT_URL: audit.url,
     INFERENCE_ROUTER_URL: router.url,
+    ...(sandbox === undefined ? {} : { CODE_SANDBOX_URL: sandbox.url }),
   });
 
   return {
@@ -121,6 +133,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     router,
     runtime,
     model,
+    sandbox,
     runtimeLogs,
     token: (sub, tokenOptions = {}) =>
       issuer.sign(
@@ -141,6 +154,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await gateway.close();
       await runtime.close();
       await router.close();
+      await sandbox?.close();
       await audit.close();
       await Promise.all([issuer.close(), model.close()]);
       await removeIdentity(auditIdentity);

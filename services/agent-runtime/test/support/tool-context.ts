@@ -24,5 +24,6 @@ export function toolContext(signal: AbortSignal = new AbortController().signal):
     conversationId: 'conversation-1',
     capToken: undefined,
     signal,
+    record: () => undefined,
   };
 }

@@ -281,10 +281,11 @@ export class ProcessRuntime implements SandboxRuntime {
     await this.joined(child, pid, procsFiles);
 
     let timedOut = false;
+    let killing: Promise<void> | undefined;
     const timer = setTimeout(
       () => {
         timedOut = true;
-        this.kill(sandbox, exec.execId).catch((error: unknown) => {
+        killing = this.kill(sandbox, exec.execId).catch((error: unknown) => {
           this.logger.error(
             { err: error, sandboxId: sandbox.id, execId: exec.execId },
             'cannot kill a timed-out exec',
@@ -296,6 +297,8 @@ export class ProcessRuntime implements SandboxRuntime {
     timer.unref();
     const ended = exited.then(async (): Promise<ExecEnd> => {
       clearTimeout(timer);
+      // The wrapper dies with the first kill; a timed-out exec has ended once every process of it is gone.
+      await killing;
       const exitCode = await readExitCode(exec.dir);
       // Processes the program left in the background live on (bwrap's pid 1 waits for them) until they end,
       // the exec is killed or the sandbox destroyed; their groups are removed by `destroy` then.
@@ -788,8 +791,22 @@ async function removeGroupTree(dir: string): Promise<void> {
   }
 }
 
+/** The sandbox writes this file, so it may be anything: never followed as a link, never waited on as a fifo. */
 async function readExitCode(dir: string): Promise<number | null> {
-  const text = await readFile(join(dir, 'exit_code'), 'utf8').catch(() => '');
+  let text = '';
+  try {
+    const file = await open(
+      join(dir, 'exit_code'),
+      fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
+    );
+    try {
+      if ((await file.stat()).isFile()) text = (await file.readFile({ encoding: 'utf8' })).slice(0, 16);
+    } finally {
+      await file.close();
+    }
+  } catch {
+    return null;
+  }
   return /^\d+$/.test(text.trim()) ? Number(text.trim()) : null;
 }
 
@@ -851,8 +868,10 @@ function errorCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** Gone: the file (ENOENT), or the cgroup removed while it was being read (ENODEV). */
 function ignoreMissing(error: unknown): void {
-  if (errorCode(error) !== 'ENOENT') throw error;
+  const code = errorCode(error);
+  if (code !== 'ENOENT' && code !== 'ENODEV') throw error;
 }
 
 function oneLine(error: unknown): string {

@@ -96,13 +96,16 @@ export interface SandboxSetup {
     readonly cgroupPrefix: string;
   };
   readonly env?: Record<string, string>;
+  /** Keys shared with other services of a test mesh. */
+  readonly keys?: { readonly principalKeys: string; readonly capKeys: string };
 }
 
 /** Boots code-sandbox in this process on a free port, PGlite under a temporary data dir. */
 export async function startSandboxService(setup: SandboxSetup = {}): Promise<TestSandboxService> {
   const dataDir = setup.state?.dataDir ?? (await mkdtemp(join(tmpdir(), 'aibox-sandbox-test-')));
-  const principalKeys = setup.state?.principalKeys ?? generateKeySetValue(['test-principal']);
-  const capKeys = setup.state?.capKeys ?? generateKeySetValue(['test-captoken']);
+  const principalKeys =
+    setup.state?.principalKeys ?? setup.keys?.principalKeys ?? generateKeySetValue(['test-principal']);
+  const capKeys = setup.state?.capKeys ?? setup.keys?.capKeys ?? generateKeySetValue(['test-captoken']);
   const cgroupPrefix = setup.state?.cgroupPrefix ?? `aibox-sandbox-t${randomBytes(5).toString('hex')}`;
   const logs: string[] = [];
   const service = await bootService(

@@ -198,6 +198,8 @@ export const ROUTE_CLASS_CAPS: Readonly<Record<RouteClass, readonly string[]>> =
     'memory:write',
     'knowledge:read',
     'sandbox:exec',
+    // A chat turn's sandbox tool opens the conversation's sandbox when it has none.
+    'sandbox:manage',
     'tools:call',
     'audit:write',
   ],
