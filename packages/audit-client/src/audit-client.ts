@@ -49,7 +49,6 @@ import { EventSpool, type SpoolAppendResult, type SpoolSegment } from './event-s
 const PRINCIPAL_REUSE_MS = 30_000;
 const MAX_CACHED_PRINCIPALS = 10_000;
 
-/** What a service hands over; the client fills `eventId` (UUIDv7), `service` and `occurredAt` (now) when absent. */
 /** A body published beside an event: its role in the event (`prompt`, `output`…), type and bytes. */
 export interface CapturedBody {
   readonly kind: string;
@@ -57,6 +56,7 @@ export interface CapturedBody {
   readonly body: Uint8Array | string;
 }
 
+/** What a service hands over; the client fills `eventId` (UUIDv7), `service` and `occurredAt` (now) when absent. */
 export interface TurnEventInput {
   eventId?: string;
   turnId: string;
