@@ -28,6 +28,7 @@ import { ProcessRuntime } from './runtimes/process.runtime.js';
 import type { RuntimeName, SandboxRuntime } from './runtimes/sandbox-runtime.js';
 import { EventHub } from './services/event-hub.js';
 import { EventStream } from './services/event-stream.js';
+import { ExecFollower } from './services/exec-follow.js';
 import { ExecService } from './services/exec.service.js';
 import { FilesService } from './services/files.service.js';
 import { SANDBOX_ACCESS } from './services/sandbox-access.js';
@@ -132,6 +133,11 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
               pids: config.SANDBOX_DEFAULT_PIDS,
               diskMb: config.SANDBOX_DEFAULT_DISK_MB,
               pipelineTimeoutS: config.SANDBOX_PIPELINE_TIMEOUT_S,
+              quota: {
+                sandboxes: config.SANDBOX_QUOTA_SANDBOXES,
+                cpus: config.SANDBOX_QUOTA_CPUS,
+                memoryMb: config.SANDBOX_QUOTA_MEMORY_MB,
+              },
             },
             logger.child({ component: 'sandboxes' }),
           ),
@@ -140,13 +146,22 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
     { provide: SANDBOX_ACCESS, useExisting: SandboxService },
     {
       provide: ExecService,
-      inject: [PLATFORM_CONFIG, SandboxService, SandboxRepository, ExecRepository, SandboxDirs, LOGGER],
+      inject: [
+        PLATFORM_CONFIG,
+        SandboxService,
+        SandboxRepository,
+        ExecRepository,
+        SandboxDirs,
+        EventHub,
+        LOGGER,
+      ],
       useFactory: (
         config: SandboxConfig,
         sandboxes: SandboxService,
         rows: SandboxRepository,
         execs: ExecRepository,
         dirs: SandboxDirs,
+        hub: EventHub,
         logger: Logger,
       ) =>
         new ExecService(
@@ -154,6 +169,7 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
           rows,
           execs,
           dirs,
+          new ExecFollower(execs, hub),
           { waitMaxS: config.SANDBOX_EXEC_WAIT_MAX_S, outputMaxBytes: config.SANDBOX_EXEC_OUTPUT_MAX_BYTES },
           logger.child({ component: 'execs' }),
         ),

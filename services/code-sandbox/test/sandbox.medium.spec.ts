@@ -194,6 +194,50 @@ describe.runIf(hasBubblewrap)('execs', () => {
     expect(part.headers.get('x-output-size')).toBe('10');
   });
 
+  it("follows an exec's output live as it is written, then its exit", async () => {
+    // The exec waits for a file only the test writes, after it has seen the first output: that output must
+    // have arrived while the exec ran.
+    const started = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs`, {
+      argv: [
+        'sh',
+        '-c',
+        'echo one; echo two >&2; while [ ! -e go ]; do sleep 0.05; done; echo three; exit 5',
+      ],
+    });
+    const exec = String(started.json['id']);
+    const follow = await fetch(`${sandboxes.url}/sandboxes/${id}/execs/${exec}/stream`, {
+      headers: sandboxes.headers(ADA),
+    });
+    expect(follow.headers.get('content-type')).toContain('text/event-stream');
+    const early = await readSse(
+      follow,
+      (event) => event.event === 'output' && String(event.data['text']).includes('one'),
+      { keepOpen: true },
+    );
+    const go = await sandboxes.call(ADA, 'PUT', `/sandboxes/${id}/files/content?path=go`, { content: '' });
+    expect(go.status).toBeLessThan(300);
+    const events = [...early, ...(await readSse(follow, (event) => event.event === 'exit'))];
+    const text = (stream: string): string =>
+      events
+        .filter((event) => event.event === 'output' && event.data['stream'] === stream)
+        .map((event) => String(event.data['text']))
+        .join('');
+    expect(text('stdout')).toBe('one\nthree\n');
+    expect(text('stderr')).toBe('two\n');
+    expect(events.at(-1)).toMatchObject({ event: 'exit', data: { status: 'exited', exit_code: 5 } });
+
+    // Resuming from the bytes already seen gives only the rest; an ended exec answers at once.
+    const rest = await readSse(
+      await fetch(`${sandboxes.url}/sandboxes/${id}/execs/${exec}/stream?stdout_offset=4`, {
+        headers: sandboxes.headers(ADA),
+      }),
+      (event) => event.event === 'exit',
+    );
+    expect(
+      rest.filter((event) => event.data['stream'] === 'stdout').map((event) => event.data['text']),
+    ).toEqual(['three\n']);
+  });
+
   it('cancels an exec by killing its whole process group, detached children included', async () => {
     // Durations no other process on the machine has: they find this exec's processes on the host.
     const base = 40_000 + Math.floor(Math.random() * 50_000);
@@ -254,5 +298,44 @@ describe.runIf(hasBubblewrap)('isolation and bad input', () => {
     }
     expect((await sandboxes.call(ADA, 'GET', '/sandboxes/not-a-uuid')).status).toBe(400);
     expect((await sandboxes.call(ADA, 'GET', '/sandboxes?selector=nonsense')).status).toBe(400);
+  });
+});
+
+describe.runIf(hasBubblewrap)('quotas per tenant', () => {
+  let limited: TestSandboxService;
+  beforeAll(async () => {
+    limited = await startSandboxService({
+      env: { SANDBOX_QUOTA_SANDBOXES: '2', SANDBOX_QUOTA_MEMORY_MB: '1024' },
+    });
+  });
+  afterAll(async () => {
+    await limited.close();
+  });
+
+  it("refuses a sandbox past the tenant's count or memory with quota_exceeded, and frees it on delete", async () => {
+    const acme: Who = { tid: 'acme', uid: 'ada' };
+    const first = await limited.call(acme, 'POST', '/sandboxes', { resources: { memory_mb: 600 } });
+    expect(first.status).toBe(202);
+    const tooBig = await limited.call(acme, 'POST', '/sandboxes', { resources: { memory_mb: 600 } });
+    expect(tooBig.status).toBe(429);
+    expect(tooBig.json).toMatchObject({ code: 'quota_exceeded' });
+    const second = await limited.call({ tid: 'acme', uid: 'bob' }, 'POST', '/sandboxes', {
+      resources: { memory_mb: 100 },
+    });
+    expect(second.status).toBe(202);
+    const third = await limited.call(acme, 'POST', '/sandboxes', { resources: { memory_mb: 16 } });
+    expect(third.json).toMatchObject({ code: 'quota_exceeded' });
+    // Another tenant has its own quota.
+    expect((await limited.call({ tid: 'other', uid: 'ada' }, 'POST', '/sandboxes', {})).status).toBe(202);
+
+    const id = String(first.json['id']);
+    const ready = await fetch(`${limited.url}/sandboxes/${id}/events`, { headers: limited.headers(acme) });
+    await readSse(ready, settled);
+    expect((await limited.call(acme, 'DELETE', `/sandboxes/${id}`)).status).toBe(202);
+    const gone = await fetch(`${limited.url}/sandboxes/${id}/events`, { headers: limited.headers(acme) });
+    await readSse(gone, (event) => event.event === 'sandbox_deleted');
+    expect((await limited.call(acme, 'POST', '/sandboxes', { resources: { memory_mb: 16 } })).status).toBe(
+      202,
+    );
   });
 });

@@ -16,6 +16,10 @@ export const sandboxConfigSchema = z.object({
   SANDBOX_DEFAULT_MEMORY_MB: intSetting(16, 1_048_576).default(512),
   SANDBOX_DEFAULT_PIDS: intSetting(8, 65_536).default(256),
   SANDBOX_DEFAULT_DISK_MB: intSetting(1, 1_048_576).default(1_024),
+  /** Per tenant: most live sandboxes (not failed or deleted), and the CPUs and memory they may hold together. */
+  SANDBOX_QUOTA_SANDBOXES: intSetting(1, 100_000).default(50),
+  SANDBOX_QUOTA_CPUS: intSetting(1, 100_000).default(32),
+  SANDBOX_QUOTA_MEMORY_MB: intSetting(16, 100_000_000).default(65_536),
   /** Longest `?wait=true` of an exec; longer execs answer their state and run on. */
   SANDBOX_EXEC_WAIT_MAX_S: intSetting(1, 600).default(60),
   /** stdout / stderr bytes a `?wait=true` answer carries (the rest is read by offset). */

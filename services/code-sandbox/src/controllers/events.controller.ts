@@ -1,5 +1,3 @@
-import { PassThrough } from 'node:stream';
-
 import { Controller, Get, Headers, Inject, Param, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 
@@ -10,13 +8,7 @@ import { eventsQuery } from '../dtos/sandbox.dto.js';
 import type { SandboxEvent } from '../repositories/sandbox.repository.js';
 import { EventStream } from '../services/event-stream.js';
 import { uuidParam } from './params.js';
-
-/** Keeps proxies from closing a quiet stream. */
-const HEARTBEAT_MS = 15_000;
-
-function frame(event: SandboxEvent): string {
-  return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, seq: event.seq, at: event.at.toISOString() })}\n\n`;
-}
+import { openSse } from './sse.js';
 
 function resumeFrom(lastEventId: string | undefined, after: string | undefined): number {
   const raw = (lastEventId ?? after)?.trim();
@@ -44,27 +36,13 @@ export class EventsController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const subscription = await this.events.subscribe(principal, id, resumeFrom(lastEventId, query.after));
-    const body = new PassThrough();
-    body.on('error', () => undefined);
-    void reply
-      .code(200)
-      .headers({
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        'x-accel-buffering': 'no',
-      })
-      .send(body);
+    const sse = openSse(reply);
     // The snapshot has no id: resuming goes by the events' sequence numbers alone.
-    body.write(`event: snapshot\ndata: ${JSON.stringify(subscription.snapshot)}\n\n`);
-    for (const event of subscription.history) body.write(frame(event));
-    const heartbeat = setInterval(() => body.write(': ping\n\n'), HEARTBEAT_MS);
-    heartbeat.unref();
-    const unsubscribe = subscription.follow((event) => {
-      if (!body.destroyed) body.write(frame(event));
-    });
-    reply.raw.once('close', () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-    });
+    sse.send('snapshot', subscription.snapshot);
+    const send = (event: SandboxEvent): void => {
+      sse.send(event.type, { ...event.data, seq: event.seq, at: event.at.toISOString() }, event.seq);
+    };
+    for (const event of subscription.history) send(event);
+    sse.onClose(subscription.follow(send));
   }
 }

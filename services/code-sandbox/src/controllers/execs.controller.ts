@@ -4,7 +4,16 @@ import type { FastifyReply } from 'fastify';
 import type { Principal } from '@aibox/identity';
 import { CurrentPrincipal, RequireCapability, ZodPipe } from '@aibox/platform';
 
-import { execBody, execQuery, outputQuery, type ExecBody, type OutputQuery } from '../dtos/sandbox.dto.js';
+import {
+  execBody,
+  execQuery,
+  followQuery,
+  outputQuery,
+  type ExecBody,
+  type FollowQuery,
+  type OutputQuery,
+} from '../dtos/sandbox.dto.js';
+import { openSse } from './sse.js';
 import { ExecService, type ExecView, type ExecWaitAnswer } from '../services/exec.service.js';
 import { uuidParam } from './params.js';
 
@@ -63,6 +72,31 @@ export class ExecsController {
         'x-output-size': String(size),
       })
       .send(content);
+  }
+
+  /** The exec's output as SSE (`output` events as it is written, then `exit`), from the offsets given. */
+  @Get(':exec/stream')
+  async follow(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', uuidParam) sandboxId: string,
+    @Param('exec', uuidParam) id: string,
+    @Query(new ZodPipe(followQuery)) query: FollowQuery,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const sse = openSse(reply);
+    const stop = await this.execs.follow(
+      principal,
+      sandboxId,
+      id,
+      { stdout: query.stdout_offset, stderr: query.stderr_offset },
+      (event) => {
+        sse.send(event.event, event.data);
+      },
+      () => {
+        sse.end();
+      },
+    );
+    sse.onClose(stop);
   }
 
   @Post(':exec/cancel')

@@ -103,3 +103,11 @@ export function parseSelector(selector: string | undefined): Record<string, stri
 
 /** `?after=N` resumes an event stream like `Last-Event-ID: N`. */
 export const eventsQuery = z.strictObject({ after: z.string().optional() });
+
+/** Where a follower of an exec's output starts (the bytes it already has). */
+export const followQuery = z.strictObject({
+  stdout_offset: z.coerce.number().int().min(0).default(0),
+  stderr_offset: z.coerce.number().int().min(0).default(0),
+});
+
+export type FollowQuery = z.infer<typeof followQuery>;

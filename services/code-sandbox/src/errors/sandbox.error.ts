@@ -9,6 +9,7 @@ export type SandboxErrorCode =
   | 'runtime_unavailable'
   | 'feature_unavailable'
   | 'idempotency_conflict'
+  | 'quota_exceeded'
   | 'exec_unknown'
   | 'exec_not_running'
   | 'path_invalid'
@@ -42,6 +43,8 @@ export function describeSandboxError(code: SandboxErrorCode): ErrorDescription {
         409,
         GrpcStatus.ALREADY_EXISTS,
       );
+    case 'quota_exceeded':
+      return described("The tenant's sandbox quota is spent", 429, GrpcStatus.RESOURCE_EXHAUSTED);
     case 'exec_unknown':
       return described('No such exec', 404, GrpcStatus.NOT_FOUND);
     case 'exec_not_running':

@@ -1,4 +1,4 @@
-import type { Selectable, Transaction } from 'kysely';
+import { sql, type Selectable, type Transaction } from 'kysely';
 
 import type { SqlStore } from '@aibox/stores';
 
@@ -13,6 +13,16 @@ export interface SandboxEvent {
   readonly at: Date;
 }
 
+/** What a tenant's live sandboxes may hold together. */
+export interface SandboxQuota {
+  readonly sandboxes: number;
+  readonly cpus: number;
+  readonly memoryMb: number;
+}
+
+/** What of the quota a new sandbox would overrun, in words for the caller. */
+export type QuotaCheck = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
 export interface NewSandbox {
   readonly id: string;
   readonly userId: string;
@@ -23,6 +33,8 @@ export interface NewSandbox {
   readonly idempotencyKey: string | null;
   readonly requestHash: string | null;
   readonly expiresAt: Date | null;
+  readonly cpus: number;
+  readonly memoryMb: number;
 }
 
 function toEvent(row: Selectable<SandboxTables['sandbox_events']>): SandboxEvent {
@@ -57,6 +69,38 @@ async function appendIn(
   return toEvent(row);
 }
 
+async function quotaCheck(
+  trx: Transaction<SandboxTables>,
+  sandbox: NewSandbox,
+  quota: SandboxQuota,
+): Promise<QuotaCheck> {
+  const held = await trx
+    .selectFrom('sandboxes')
+    .select([
+      sql<number | string>`count(*)::int`.as('count'),
+      sql<number | string>`coalesce(sum((spec->'resources'->>'cpus')::float8), 0)`.as('cpus'),
+      sql<number | string>`coalesce(sum((spec->'resources'->>'memory_mb')::float8), 0)`.as('memory'),
+    ])
+    .where('state', 'in', ['pending', 'provisioning', 'ready', 'stopped', 'deleting'])
+    .executeTakeFirstOrThrow();
+  if (Number(held.count) + 1 > quota.sandboxes) {
+    return {
+      ok: false,
+      reason: `the tenant holds ${String(held.count)} of ${String(quota.sandboxes)} sandboxes`,
+    };
+  }
+  if (Number(held.cpus) + sandbox.cpus > quota.cpus) {
+    return { ok: false, reason: `${String(Number(held.cpus))} of ${String(quota.cpus)} CPUs are taken` };
+  }
+  if (Number(held.memory) + sandbox.memoryMb > quota.memoryMb) {
+    return {
+      ok: false,
+      reason: `${String(Number(held.memory))} of ${String(quota.memoryMb)} MB of memory are taken`,
+    };
+  }
+  return { ok: true };
+}
+
 /** Sandboxes, their ordered events, and the cross-tenant index recovery reads. */
 export class SandboxRepository {
   constructor(private readonly sql: SqlStore<SandboxTables>) {}
@@ -68,8 +112,22 @@ export class SandboxRepository {
   async reserve(
     tenantId: string,
     sandbox: NewSandbox,
-  ): Promise<{ row: SandboxRow; created: boolean; event?: SandboxEvent }> {
+    quota: SandboxQuota,
+  ): Promise<{ row: SandboxRow; created: boolean; event?: SandboxEvent } | { quotaExceeded: string }> {
     return this.sql.forTenant(tenantId).transaction(async (trx) => {
+      if (sandbox.idempotencyKey !== null) {
+        const earlier = await trx
+          .selectFrom('sandboxes')
+          .selectAll()
+          .where('user_id', '=', sandbox.userId)
+          .where('idempotency_key', '=', sandbox.idempotencyKey)
+          .executeTakeFirst();
+        if (earlier !== undefined) return { row: earlier, created: false };
+      }
+      // One tenant's creates take turns, so two at once cannot both fit into the last of its quota.
+      await sql`select pg_advisory_xact_lock(hashtext(${`code-sandbox.quota.${tenantId}`}))`.execute(trx);
+      const check = await quotaCheck(trx, sandbox, quota);
+      if (!check.ok) return { quotaExceeded: check.reason };
       const inserted = await trx
         .insertInto('sandboxes')
         .values({

@@ -1,5 +1,5 @@
-import { constants, watch } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { watch } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { newTurnId, type Principal } from '@aibox/identity';
@@ -11,6 +11,8 @@ import type { ExecRepository, ExecRow } from '../repositories/exec.repository.js
 import type { ExecStatus } from '../repositories/sandbox-schema.js';
 import type { SandboxRepository, SandboxRow } from '../repositories/sandbox.repository.js';
 import type { ExecEnd, RuntimeSandbox, SandboxRuntime } from '../runtimes/sandbox-runtime.js';
+import { openExecFile } from './exec-files.js';
+import type { ExecFollower, FollowEvent, OutputStream } from './exec-follow.js';
 import type { SandboxDirs } from './sandbox-dirs.js';
 import type { SandboxService } from './sandbox.service.js';
 
@@ -50,14 +52,6 @@ function execView(row: ExecRow): ExecView {
   };
 }
 
-/**
- * Opens a file of an exec's directory for reading. The sandbox can replace these files (it writes them), so
- * never through a symlink: a link to a host file must not turn the output API into a host file reader.
- */
-function openExecFile(path: string) {
-  return open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-}
-
 /** Reads the `exit_code` file a wrapper left; undefined when there is none (yet), or it is not a number. */
 async function recordedExitCode(dir: string): Promise<number | undefined> {
   try {
@@ -88,6 +82,7 @@ export class ExecService {
     private readonly sandboxRows: SandboxRepository,
     private readonly execs: ExecRepository,
     private readonly dirs: SandboxDirs,
+    private readonly follower: ExecFollower,
     private readonly options: { waitMaxS: number; outputMaxBytes: number },
     private readonly logger: Logger,
   ) {}
@@ -188,6 +183,24 @@ export class ExecService {
     } finally {
       await file.close();
     }
+  }
+
+  /** Follows an exec's output live from `offsets`, then its end; returns the unsubscribe. */
+  async follow(
+    principal: Principal,
+    sandboxId: string,
+    id: string,
+    offsets: Record<OutputStream, number>,
+    send: (event: FollowEvent) => void,
+    close: () => void,
+  ): Promise<() => void> {
+    await this.visibleExec(principal, sandboxId, id);
+    return this.follower.follow(
+      { tenantId: principal.tid, sandboxId, execId: id, dir: this.dirs.exec(sandboxId, id) },
+      offsets,
+      send,
+      close,
+    );
   }
 
   async cancel(principal: Principal, sandboxId: string, id: string): Promise<ExecView> {

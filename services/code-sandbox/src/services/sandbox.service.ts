@@ -10,7 +10,7 @@ import { parseSelector, type SandboxSpecBody } from '../dtos/sandbox.dto.js';
 import { SandboxError } from '../errors/sandbox.error.js';
 import type { ExecRepository } from '../repositories/exec.repository.js';
 import type { SandboxState } from '../repositories/sandbox-schema.js';
-import type { SandboxRepository, SandboxRow } from '../repositories/sandbox.repository.js';
+import type { SandboxQuota, SandboxRepository, SandboxRow } from '../repositories/sandbox.repository.js';
 import type { RuntimeName, RuntimeSandbox, SandboxRuntime } from '../runtimes/sandbox-runtime.js';
 import type { EventHub } from './event-hub.js';
 import type { OwnedSandbox, SandboxAccess } from './sandbox-access.js';
@@ -52,6 +52,7 @@ export interface SandboxDefaults {
   readonly pids: number;
   readonly diskMb: number;
   readonly pipelineTimeoutS: number;
+  readonly quota: SandboxQuota;
 }
 
 /** A failed step: its code names what went wrong for the caller. */
@@ -152,17 +153,25 @@ export class SandboxService implements SandboxAccess {
     await this.requireRuntime(spec.runtime);
     const requestHash =
       idempotencyKey === undefined ? null : createHash('sha256').update(JSON.stringify(body)).digest('hex');
-    const { row, created, event } = await this.sandboxes.reserve(principal.tid, {
-      id: newTurnId(),
-      userId: principal.uid,
-      name: spec.name,
-      labels: spec.labels,
-      runtime: spec.runtime,
-      spec,
-      idempotencyKey: idempotencyKey ?? null,
-      requestHash,
-      expiresAt: spec.ttl_s === null ? null : new Date(Date.now() + spec.ttl_s * 1000),
-    });
+    const reserved = await this.sandboxes.reserve(
+      principal.tid,
+      {
+        id: newTurnId(),
+        userId: principal.uid,
+        name: spec.name,
+        labels: spec.labels,
+        runtime: spec.runtime,
+        spec,
+        idempotencyKey: idempotencyKey ?? null,
+        requestHash,
+        expiresAt: spec.ttl_s === null ? null : new Date(Date.now() + spec.ttl_s * 1000),
+        cpus: spec.resources.cpus,
+        memoryMb: spec.resources.memory_mb,
+      },
+      this.defaults.quota,
+    );
+    if ('quotaExceeded' in reserved) throw new SandboxError('quota_exceeded', reserved.quotaExceeded);
+    const { row, created, event } = reserved;
     if (!created) {
       if (row.request_hash !== requestHash) throw new SandboxError('idempotency_conflict');
       return sandboxView(row);
