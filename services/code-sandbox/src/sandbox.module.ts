@@ -16,6 +16,9 @@ import {
 import { openSqlStore, type SqlStore } from '@aibox/stores';
 
 import type { SandboxConfigSchema } from './config/sandbox-config.schema.js';
+import { CREDENTIAL_CONTROLLERS, CREDENTIAL_PROVIDERS } from './credentials.providers.js';
+import { CREDENTIAL_MIGRATIONS, type CredentialTables } from './repositories/credential-schema.js';
+import { SANDBOX_SQL } from './sandbox.tokens.js';
 import { EventsController } from './controllers/events.controller.js';
 import { ExecsController } from './controllers/execs.controller.js';
 import { FilesController } from './controllers/files.controller.js';
@@ -30,6 +33,7 @@ import { EventHub } from './services/event-hub.js';
 import { EventStream } from './services/event-stream.js';
 import { ExecFollower } from './services/exec-follow.js';
 import { ExecService } from './services/exec.service.js';
+import { CredentialService } from './services/credential.service.js';
 import { FilesService } from './services/files.service.js';
 import { SANDBOX_ACCESS } from './services/sandbox-access.js';
 import { SandboxDirs } from './services/sandbox-dirs.js';
@@ -38,21 +42,29 @@ import { WorkspaceFiles } from './services/workspace-files.js';
 
 type SandboxConfig = PlatformConfig<SandboxConfigSchema>;
 
-const SANDBOX_SQL = Symbol('code-sandbox.SQL');
 const RUNTIMES = Symbol('code-sandbox.RUNTIMES');
 /** Resolved once restart recovery ran: nothing is served before the store and the machine agree. */
 const RECOVERED = Symbol('code-sandbox.RECOVERED');
 
 @Module({
-  controllers: [SandboxesController, EventsController, ExecsController, FilesController],
+  controllers: [
+    SandboxesController,
+    EventsController,
+    ExecsController,
+    FilesController,
+    ...CREDENTIAL_CONTROLLERS,
+  ],
   providers: [
     {
       provide: SANDBOX_SQL,
       inject: [PLATFORM_CONFIG, CLOSEABLES],
-      useFactory: async (config: SandboxConfig, closeables: Closeables): Promise<SqlStore<SandboxTables>> => {
+      useFactory: async (
+        config: SandboxConfig,
+        closeables: Closeables,
+      ): Promise<SqlStore<SandboxTables & CredentialTables>> => {
         const sql = closeables.add(
           'sql',
-          await openSqlStore<SandboxTables>({
+          await openSqlStore<SandboxTables & CredentialTables>({
             service: 'code-sandbox',
             schema: config.SANDBOX_SQL_SCHEMA,
             ...(config.DATABASE_URL === undefined
@@ -60,7 +72,8 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
               : { databaseUrl: config.DATABASE_URL }),
           }),
         );
-        await sql.migrate(SANDBOX_MIGRATIONS);
+        // One call: the migrator refuses a run that does not list every migration applied before.
+        await sql.migrate({ ...SANDBOX_MIGRATIONS, ...CREDENTIAL_MIGRATIONS });
         return sql;
       },
     },
@@ -74,6 +87,7 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
       inject: [SANDBOX_SQL],
       useFactory: (sql: SqlStore<SandboxTables>) => new ExecRepository(sql),
     },
+    ...CREDENTIAL_PROVIDERS,
     { provide: EventHub, useFactory: () => new EventHub() },
     {
       provide: SandboxDirs,
@@ -105,6 +119,7 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
         RUNTIMES,
         EventHub,
         SandboxDirs,
+        CredentialService,
         LOGGER,
         CLOSEABLES,
       ],
@@ -115,6 +130,7 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
         runtimes: ReadonlyMap<RuntimeName, SandboxRuntime>,
         hub: EventHub,
         dirs: SandboxDirs,
+        credentials: CredentialService,
         logger: Logger,
         closeables: Closeables,
       ) =>
@@ -139,6 +155,7 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
                 memoryMb: config.SANDBOX_QUOTA_MEMORY_MB,
               },
             },
+            credentials,
             logger.child({ component: 'sandboxes' }),
           ),
         ),

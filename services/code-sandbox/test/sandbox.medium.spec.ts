@@ -263,6 +263,41 @@ describe.runIf(hasBubblewrap)('execs', () => {
   });
 });
 
+describe.runIf(hasBubblewrap)('credentials', () => {
+  it("injects the owner's credential into every program as an environment variable, never showing it", async () => {
+    const secretValue = `tok-${String(Date.now())}-abcdef`;
+    const created = await sandboxes.call(ADA, 'POST', '/credentials', {
+      name: `api-${String(Date.now())}`,
+      value: secretValue,
+    });
+    expect(created.status).toBe(201);
+    expect(JSON.stringify(created.json)).not.toContain(secretValue);
+    const credential = String(created.json['id']);
+
+    const id = await createReady(ADA, {
+      credentials: [{ id: credential, as_env: 'API_TOKEN' }],
+      provisioning_scripts: [{ name: 'sees it', run: 'test -n "$API_TOKEN"' }],
+    });
+    const run = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
+      argv: ['sh', '-c', 'printf %s "$API_TOKEN"'],
+    });
+    expect(run.json).toMatchObject({ status: 'exited', stdout: secretValue });
+    const shown = await sandboxes.call(ADA, 'GET', `/sandboxes/${id}`);
+    expect(JSON.stringify(shown.json)).not.toContain(secretValue);
+
+    // Another user's sandbox cannot name it: provisioning fails, and nothing of it is readable.
+    const foreign = await sandboxes.call(BOB, 'POST', '/sandboxes', {
+      credentials: [{ id: credential, as_env: 'STOLEN' }],
+    });
+    const events = await readSse(await eventsOf(BOB, String(foreign.json['id'])), settled);
+    expect(events.at(-1)?.data).toMatchObject({ state: 'failed', code: 'credential_unknown' });
+    const asFile = await sandboxes.call(ADA, 'POST', '/sandboxes', {
+      credentials: [{ id: credential, as_file: '/workspace/token' }],
+    });
+    expect(asFile.json).toMatchObject({ code: 'feature_unavailable' });
+  });
+});
+
 describe.runIf(hasBubblewrap)('isolation and bad input', () => {
   it("keeps one user out of another user's sandbox", async () => {
     const id = await createReady(ADA);

@@ -1,8 +1,14 @@
-import { enumSetting, intSetting, textSetting } from '@aibox/platform';
+import { base64KeySetting, enumSetting, intSetting, secret, textSetting } from '@aibox/platform';
 import { z } from 'zod';
 
 /** code-sandbox's own settings, merged into the platform's base settings. */
 export const sandboxConfigSchema = z.object({
+  /** AES-256-GCM key (base64 of 32 bytes) sealing credential values at rest; `make dev` generates one. */
+  AIBOX_CREDENTIALS_KEY: secret(
+    base64KeySetting()
+      .refine((key) => key.length === 32, 'expected the base64 of 32 bytes')
+      .optional(),
+  ),
   /** The PostgreSQL schema of the service's tables. */
   SANDBOX_SQL_SCHEMA: textSetting()
     .refine((value) => /^[a-z_][a-z0-9_]{0,62}$/.test(value), 'must be a lower-case SQL identifier')

@@ -35,7 +35,20 @@ export const sandboxSpec = z.strictObject({
     .record(z.string().regex(ENV_NAME), z.string().max(32_768))
     .refine((value) => Object.keys(value).length <= 256, 'at most 256 variables')
     .optional(),
-  credentials: z.array(z.unknown()).max(64).optional(),
+  credentials: z
+    .array(
+      z
+        .strictObject({
+          id: z.uuid(),
+          as_env: z.string().regex(ENV_NAME).optional(),
+          as_file: z.string().min(1).max(4_096).optional(),
+        })
+        .refine((value) => (value.as_env === undefined) !== (value.as_file === undefined), {
+          message: 'give either as_env or as_file',
+        }),
+    )
+    .max(64)
+    .optional(),
   git_repos: z.array(z.unknown()).max(32).optional(),
   mounts: z.array(z.unknown()).max(32).optional(),
   copies: z.array(z.unknown()).max(32).optional(),

@@ -91,7 +91,7 @@ export class ExecService {
     const row = await this.sandboxes.visible(principal, sandboxId);
     if (row.state !== 'ready') throw new SandboxError('sandbox_not_ready', `it is ${row.state}`);
     const runtime = this.sandboxes.runtimeOf(row);
-    const target = this.sandboxes.runtimeSandbox(row);
+    const target = await this.sandboxes.runtimeSandboxWithSecrets(row);
     const id = newTurnId();
     const cwd = body.cwd ?? '/workspace';
     const timeoutS = body.timeout_s ?? DEFAULT_TIMEOUT_S;

@@ -41,8 +41,19 @@ export interface SandboxSpec {
   readonly ttl_s: number | null;
   readonly network: { mode: 'none' };
   readonly env: Readonly<Record<string, string>>;
+  /** Credentials injected as environment variables: ids only; values are decrypted when a program starts. */
+  readonly credentials: readonly { id: string; as_env: string }[];
   readonly provisioning_scripts: readonly { name: string; run: string; timeout_s: number }[];
   readonly agent: { provider: 'none' };
+}
+
+/** Decrypts a user's credentials for their sandbox (code-sandbox's credential store). */
+export interface CredentialResolver {
+  resolveForSandbox(
+    tenantId: string,
+    userId: string,
+    ids: readonly string[],
+  ): Promise<readonly { id: string; value: string }[]>;
 }
 
 export interface SandboxDefaults {
@@ -141,8 +152,31 @@ export class SandboxService implements SandboxAccess {
     private readonly hub: EventHub,
     private readonly dirs: SandboxDirs,
     private readonly defaults: SandboxDefaults,
+    private readonly credentials: CredentialResolver,
     private readonly logger: Logger,
   ) {}
+
+  /**
+   * The sandbox as its runtime runs a program in it: its env with its credentials decrypted in, each time
+   * (the values are never stored with the sandbox). The lookup is by the sandbox's owner.
+   */
+  async runtimeSandboxWithSecrets(row: SandboxRow): Promise<RuntimeSandbox> {
+    const target = this.runtimeSandbox(row);
+    const wanted = (row.spec as SandboxSpec).credentials;
+    if (wanted.length === 0) return target;
+    const resolved = await this.credentials.resolveForSandbox(
+      row.tenant_id,
+      row.user_id,
+      wanted.map((credential) => credential.id),
+    );
+    const values = new Map(resolved.map((credential) => [credential.id, credential.value]));
+    const env: Record<string, string> = { ...target.env };
+    for (const credential of wanted) {
+      const value = values.get(credential.id);
+      if (value !== undefined) env[credential.as_env] = value;
+    }
+    return { ...target, env };
+  }
 
   async create(
     principal: Principal,
@@ -350,7 +384,9 @@ export class SandboxService implements SandboxAccess {
     if (body.network?.mode === 'egress')
       unavailable('network egress is not available yet; sandboxes have no network');
     if (body.idle_ttl_s !== undefined) unavailable('idle_ttl_s is not enforced yet');
-    if ((body.credentials ?? []).length > 0) unavailable('credentials are not available yet');
+    if ((body.credentials ?? []).some((credential) => credential.as_file !== undefined)) {
+      unavailable('credentials as files are not available yet; use as_env');
+    }
     if ((body.git_repos ?? []).length > 0) unavailable('git_repos are not available yet');
     if ((body.mounts ?? []).length > 0) unavailable('mounts are not available yet');
     if ((body.copies ?? []).length > 0) unavailable('copies are not available yet');
@@ -367,6 +403,10 @@ export class SandboxService implements SandboxAccess {
       ttl_s: body.ttl_s ?? null,
       network: { mode: 'none' },
       env: body.env ?? {},
+      credentials: (body.credentials ?? []).map((credential) => ({
+        id: credential.id,
+        as_env: credential.as_env ?? '',
+      })),
       provisioning_scripts: (body.provisioning_scripts ?? []).map((script) => ({
         name: script.name,
         run: script.run,
@@ -407,7 +447,7 @@ export class SandboxService implements SandboxAccess {
         if (deadline.aborted) throw new StepFailure('pipeline_timeout', 'provisioning took too long');
         await this.emit(tenantId, id, 'provisioning_step', { step, status: 'started' });
         const started = performance.now();
-        const outcome = await this.runStep(step, spec, runtime, target, id, deadline);
+        const outcome = await this.runStep(step, spec, runtime, target, tenantId, id, deadline);
         await this.emit(tenantId, id, 'provisioning_step', {
           step,
           status: outcome.status,
@@ -447,6 +487,7 @@ export class SandboxService implements SandboxAccess {
     spec: SandboxSpec,
     runtime: SandboxRuntime,
     target: RuntimeSandbox,
+    tenantId: string,
     id: string,
     deadline: AbortSignal,
   ): Promise<{ status: 'completed' | 'skipped'; message: string }> {
@@ -456,8 +497,15 @@ export class SandboxService implements SandboxAccess {
       case 'PrepareImage':
         return { status: 'skipped', message: "the process runtime uses the host's programs" };
       case 'ResolveCredentials':
+        if (spec.credentials.length === 0) return { status: 'skipped', message: 'no credentials' };
+        await this.resolveCredentials(tenantId, id, spec);
+        return { status: 'completed', message: `${String(spec.credentials.length)} credential(s) found` };
       case 'InjectCredentials':
-        return { status: 'skipped', message: 'no credentials' };
+        if (spec.credentials.length === 0) return { status: 'skipped', message: 'no credentials' };
+        return {
+          status: 'completed',
+          message: `injected as ${spec.credentials.map((credential) => credential.as_env).join(', ')} into every program`,
+        };
       case 'CreateSandbox':
         // Only the service's user may enter: a program in the sandbox runs as root on the host's side of its
         // user namespace, so a setuid file it leaves in the workspace must be out of other users' reach.
@@ -476,9 +524,32 @@ export class SandboxService implements SandboxAccess {
         return { status: 'skipped', message: 'no coding agent' };
       case 'RunScripts':
         if (spec.provisioning_scripts.length === 0) return { status: 'skipped', message: 'no scripts' };
-        await this.runScripts(spec, runtime, target, id, deadline);
+        await this.runScripts(spec, runtime, await this.withSecrets(tenantId, id, target), id, deadline);
         return { status: 'completed', message: `${spec.provisioning_scripts.length} script(s) ran` };
     }
+  }
+
+  private async resolveCredentials(tenantId: string, id: string, spec: SandboxSpec): Promise<void> {
+    const row = await this.sandboxes.get(tenantId, id);
+    if (row === undefined) throw new StepFailure('sandbox_unknown', 'the sandbox disappeared');
+    try {
+      await this.credentials.resolveForSandbox(
+        row.tenant_id,
+        row.user_id,
+        spec.credentials.map((credential) => credential.id),
+      );
+    } catch (error: unknown) {
+      const code = (error as { code?: unknown }).code;
+      throw new StepFailure(
+        typeof code === 'string' ? code : 'credential_unknown',
+        error instanceof Error ? error.message : 'a credential cannot be used',
+      );
+    }
+  }
+
+  private async withSecrets(tenantId: string, id: string, target: RuntimeSandbox): Promise<RuntimeSandbox> {
+    const row = await this.sandboxes.get(tenantId, id);
+    return row === undefined ? target : this.runtimeSandboxWithSecrets(row);
   }
 
   private async runScripts(

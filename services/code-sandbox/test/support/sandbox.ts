@@ -120,6 +120,7 @@ export async function startSandboxService(setup: SandboxSetup = {}): Promise<Tes
         LOG_LEVEL: 'warn',
         SHUTDOWN_GRACE_MS: '1000',
         SANDBOX_CGROUP_PREFIX: cgroupPrefix,
+        AIBOX_CREDENTIALS_KEY: randomBytes(32).toString('base64'),
         ...setup.env,
       },
       new Writable({
