@@ -15,6 +15,7 @@ import {
 } from './bench.js';
 import { agentRuntimeBenchmark } from './agent-runtime.bench.js';
 import { auditBenchmark } from './audit.bench.js';
+import { codeSandboxBenchmark } from './code-sandbox.bench.js';
 import { gatewayProxyBenchmark } from './gateway-proxy.bench.js';
 import { inferenceRouterBenchmark } from './inference-router.bench.js';
 import { platformHealthBenchmark } from './platform-health.bench.js';
@@ -27,6 +28,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   gatewayProxyBenchmark,
   inferenceRouterBenchmark,
   agentRuntimeBenchmark,
+  codeSandboxBenchmark,
   auditBenchmark,
 ];
 
