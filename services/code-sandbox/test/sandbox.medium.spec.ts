@@ -151,6 +151,27 @@ describe.runIf(hasBubblewrap)('sandbox lifecycle', () => {
   });
 });
 
+describe.runIf(hasBubblewrap)('expiry', () => {
+  it('deletes a sandbox when its TTL runs out', async () => {
+    const id = await createReady(ADA, { ttl_s: 1 });
+    const events = await readSse(await eventsOf(ADA, id), (event) => event.event === 'sandbox_deleted');
+    expect(events.map((event) => event.event)).toContain('ttl_expired');
+    expect((await sandboxes.call(ADA, 'GET', `/sandboxes/${id}`)).status).toBe(404);
+  });
+
+  it('deletes an idle sandbox only once nothing has run in it for its idle TTL', async () => {
+    const id = await createReady(ADA, { idle_ttl_s: 3 });
+    const exec = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs`, { argv: ['sleep', '4'] });
+    expect(exec.status).toBe(202);
+    const events = await readSse(await eventsOf(ADA, id), (event) => event.event === 'sandbox_deleted');
+    const order = events.map((event) => event.event);
+    // Running longer than the idle TTL did not count as idle: the countdown began when the exec ended.
+    expect(order.indexOf('exec_ended')).toBeGreaterThan(order.indexOf('exec_started'));
+    expect(order.indexOf('idle_expired')).toBeGreaterThan(order.indexOf('exec_ended'));
+    expect(events.find((event) => event.event === 'exec_ended')?.data).toMatchObject({ status: 'exited' });
+  });
+});
+
 describe.runIf(hasBubblewrap)('execs', () => {
   let id: string;
   beforeAll(async () => {

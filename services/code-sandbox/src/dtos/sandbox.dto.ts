@@ -23,8 +23,8 @@ export const sandboxSpec = z.strictObject({
       disk_mb: z.number().int().min(1).max(1_048_576).optional(),
     })
     .optional(),
-  ttl_s: z.number().int().min(10).max(2_592_000).optional(),
-  idle_ttl_s: z.number().int().min(10).max(2_592_000).optional(),
+  ttl_s: z.number().int().min(1).max(2_592_000).optional(),
+  idle_ttl_s: z.number().int().min(1).max(2_592_000).optional(),
   network: z
     .strictObject({
       mode: z.enum(['none', 'egress']),

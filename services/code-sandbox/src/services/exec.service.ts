@@ -122,6 +122,7 @@ export class ExecService {
     }
     await this.execs.started(principal.tid, id, handle.pid);
     await this.sandboxes.emit(principal.tid, sandboxId, 'exec_started', { exec_id: id, argv: body.argv });
+    this.sandboxes.touch(principal.tid, row, true);
     this.watchEnd(principal.tid, row, id, handle.ended);
     return execView(exec);
   }
@@ -298,6 +299,7 @@ export class ExecService {
         status,
         status === 'cancelled' ? null : end.exitCode,
       );
+      this.sandboxes.touch(tenantId, row, (await this.execs.running(tenantId, row.id)).length > 0);
       return finished ?? (await this.execs.get(tenantId, row.id, id));
     });
     const settled = ending.then(

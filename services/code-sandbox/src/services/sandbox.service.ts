@@ -39,6 +39,7 @@ export interface SandboxSpec {
   readonly runtime: RuntimeName;
   readonly resources: { cpus: number; memory_mb: number; pids: number; disk_mb: number };
   readonly ttl_s: number | null;
+  readonly idle_ttl_s: number | null;
   readonly network: { mode: 'none' };
   readonly env: Readonly<Record<string, string>>;
   /** Credentials injected as environment variables: ids only; values are decrypted when a program starts. */
@@ -143,6 +144,8 @@ function redactSpec(spec: unknown): unknown {
  */
 export class SandboxService implements SandboxAccess {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Idle TTLs: reset by every exec's start and end, armed only while nothing runs. */
+  private readonly idleTimers = new Map<string, NodeJS.Timeout>();
   private readonly work = new Set<Promise<unknown>>();
 
   constructor(
@@ -362,14 +365,17 @@ export class SandboxService implements SandboxAccess {
         deleted += 1;
       } else if (row.state === 'ready' || row.state === 'stopped') {
         this.armTtl(tenantId, row);
+        // What ran before the restart is not known here: the idle time starts again now.
+        this.touch(tenantId, row, false);
       }
     }
     return { failed, deleted };
   }
 
   async close(): Promise<void> {
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const timer of [...this.timers.values(), ...this.idleTimers.values()]) clearTimeout(timer);
     this.timers.clear();
+    this.idleTimers.clear();
     await Promise.allSettled([...this.work]);
   }
 
@@ -383,7 +389,6 @@ export class SandboxService implements SandboxAccess {
       unavailable("the process runtime runs the host's programs and takes no image");
     if (body.network?.mode === 'egress')
       unavailable('network egress is not available yet; sandboxes have no network');
-    if (body.idle_ttl_s !== undefined) unavailable('idle_ttl_s is not enforced yet');
     if ((body.credentials ?? []).some((credential) => credential.as_file !== undefined)) {
       unavailable('credentials as files are not available yet; use as_env');
     }
@@ -401,6 +406,7 @@ export class SandboxService implements SandboxAccess {
         disk_mb: body.resources?.disk_mb ?? this.defaults.diskMb,
       },
       ttl_s: body.ttl_s ?? null,
+      idle_ttl_s: body.idle_ttl_s ?? null,
       network: { mode: 'none' },
       env: body.env ?? {},
       credentials: (body.credentials ?? []).map((credential) => ({
@@ -458,7 +464,10 @@ export class SandboxService implements SandboxAccess {
       await this.emit(tenantId, id, 'provisioning_complete', {});
       await this.emitState(tenantId, id, 'ready');
       const ready = await this.sandboxes.get(tenantId, id);
-      if (ready !== undefined) this.armTtl(tenantId, ready);
+      if (ready !== undefined) {
+        this.armTtl(tenantId, ready);
+        this.touch(tenantId, ready, false);
+      }
     } catch (error: unknown) {
       const failure =
         error instanceof StepFailure
@@ -607,6 +616,8 @@ export class SandboxService implements SandboxAccess {
     const timer = this.timers.get(id);
     if (timer !== undefined) clearTimeout(timer);
     this.timers.delete(id);
+    clearTimeout(this.idleTimers.get(id));
+    this.idleTimers.delete(id);
     const row = await this.sandboxes.get(tenantId, id);
     if (row !== undefined) {
       await this.killExecs(tenantId, row);
@@ -652,6 +663,36 @@ export class SandboxService implements SandboxAccess {
     );
     timer.unref();
     this.timers.set(row.id, timer);
+  }
+
+  /**
+   * Activity on a sandbox (an exec started or ended): its idle TTL starts again, and runs only while
+   * `running` is false — a sandbox is not idle while a program runs in it.
+   */
+  touch(tenantId: string, row: SandboxRow, running: boolean): void {
+    const idleTtlS = (row.spec as SandboxSpec).idle_ttl_s;
+    clearTimeout(this.idleTimers.get(row.id));
+    this.idleTimers.delete(row.id);
+    if (idleTtlS === null || running) return;
+    const timer = setTimeout(
+      () => {
+        this.idleTimers.delete(row.id);
+        this.track(this.expireIdle(tenantId, row.id));
+      },
+      Math.min(idleTtlS * 1000, MAX_TIMER_MS),
+    );
+    timer.unref();
+    this.idleTimers.set(row.id, timer);
+  }
+
+  private async expireIdle(tenantId: string, id: string): Promise<void> {
+    const row = await this.sandboxes.get(tenantId, id);
+    if (row === undefined || (row.state !== 'ready' && row.state !== 'stopped')) return;
+    // An exec that started as the timer fired keeps it alive; its end re-arms the timer.
+    if ((await this.execs.running(tenantId, id)).length > 0) return;
+    await this.emit(tenantId, id, 'idle_expired', {});
+    await this.emitState(tenantId, id, 'deleting');
+    await this.teardown(tenantId, id, 'deleted');
   }
 
   private async expire(tenantId: string, id: string): Promise<void> {
