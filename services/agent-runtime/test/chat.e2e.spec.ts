@@ -211,6 +211,48 @@ describe('a chat turn through the gateway', () => {
     },
   );
 
+  it.runIf(hasBubblewrap)(
+    "writes a file with sandbox_files that sandbox_exec then reads, in the same conversation's sandbox",
+    async () => {
+      const agent = await createAgent(ada, { name: 'filer', tools: ['sandbox_files', 'sandbox_exec'] });
+      const toolContents = (body: Record<string, unknown>): string[] =>
+        (body['messages'] as { role: string; content: string }[])
+          .filter((message) => message.role === 'tool')
+          .map((message) => message.content);
+      stack.model.queue(
+        {
+          toolCalls: [
+            {
+              name: 'sandbox_files',
+              arguments: JSON.stringify({ action: 'write', path: 'notes.txt', content: 'hello from a file' }),
+            },
+          ],
+        },
+        () => ({
+          toolCalls: [
+            {
+              name: 'sandbox_exec',
+              arguments: JSON.stringify({
+                language: 'python',
+                code: "print(open('notes.txt').read().upper())",
+              }),
+            },
+          ],
+        }),
+        (body) => ({ text: `done: ${toolContents(body).join(' | ')}` }),
+      );
+      const events = await readEvents(await chatStream(ada, { agent_id: agent, message: 'shout my notes' }));
+      const results = named(events, 'tool_result').map((event) => event.data);
+      expect(results).toHaveLength(2);
+      expect(results[0]).toMatchObject({ name: 'sandbox_files', ok: true });
+      expect(String(results[0]?.['output'])).toBe('wrote 17 bytes to /workspace/notes.txt');
+      expect(results[1]).toMatchObject({ name: 'sandbox_exec', ok: true });
+      expect(String(results[1]?.['output'])).toContain('HELLO FROM A FILE');
+      expect(textOf(events)).toContain('HELLO FROM A FILE');
+      expect(events.at(-1)?.event).toBe('done');
+    },
+  );
+
   it('refuses an MCP server on an agent made by a user who is not an admin', async () => {
     const response = await stack.call(bob, 'POST', '/v1/agents', {
       name: 'sneaky',

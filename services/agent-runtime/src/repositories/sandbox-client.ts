@@ -21,6 +21,28 @@ export interface ExecResult {
   readonly stderr_truncated: boolean;
 }
 
+/** One entry of a workspace directory listing (symlinks are listed with their target, never followed). */
+export interface SandboxFileEntry {
+  readonly name: string;
+  readonly type: 'file' | 'directory' | 'symlink' | 'other';
+  /** Bytes of a file, length of a symlink's target, 0 for the rest. */
+  readonly size: number;
+  readonly modified_at: string;
+  readonly link_target?: string;
+}
+
+export interface SandboxListing {
+  /** The directory as the sandbox sees it, `/workspace/…`. */
+  readonly path: string;
+  readonly entries: readonly SandboxFileEntry[];
+}
+
+/** Bytes read from a workspace file, and the whole file's size. */
+export interface SandboxFileSlice {
+  readonly content: Buffer;
+  readonly size: number;
+}
+
 /** code-sandbox answered with an error (its `code`), or could not be reached. */
 export class SandboxCallError extends Error {
   override readonly name = 'SandboxCallError';
@@ -88,6 +110,66 @@ export class SandboxClient {
     await this.call(caller, 'POST', `/sandboxes/${sandboxId}/execs/${execId}/cancel`).catch(() => undefined);
   }
 
+  /** A workspace directory (`/workspace` when `path` is empty). */
+  async listFiles(caller: SandboxCaller, sandboxId: string, path: string): Promise<SandboxListing> {
+    return (await this.call(
+      caller,
+      'GET',
+      `/sandboxes/${sandboxId}/files?${new URLSearchParams({ path }).toString()}`,
+    )) as unknown as SandboxListing;
+  }
+
+  /** A workspace file's bytes from `offset`, at most `length` of them (code-sandbox caps one read too). */
+  async readFile(
+    caller: SandboxCaller,
+    sandboxId: string,
+    path: string,
+    options: { offset?: number; length?: number } = {},
+  ): Promise<SandboxFileSlice> {
+    const query = new URLSearchParams({ path });
+    if (options.offset !== undefined) query.set('offset', String(options.offset));
+    if (options.length !== undefined) query.set('length', String(options.length));
+    const response = await this.send(
+      caller,
+      'GET',
+      `/sandboxes/${sandboxId}/files/content?${query.toString()}`,
+    );
+    if (!response.ok) throw await callError(response);
+    const content = Buffer.from(await response.arrayBuffer());
+    const size = Number(response.headers.get('x-file-size'));
+    return { content, size: Number.isSafeInteger(size) && size >= 0 ? size : content.length };
+  }
+
+  /** Writes a UTF-8 file (atomically), creating its parent directories; answers its path and size in bytes. */
+  async writeFile(
+    caller: SandboxCaller,
+    sandboxId: string,
+    path: string,
+    content: string,
+  ): Promise<{ path: string; size: number }> {
+    const query = new URLSearchParams({ path, mkdirs: 'true' });
+    const written = await this.call(
+      caller,
+      'PUT',
+      `/sandboxes/${sandboxId}/files/content?${query.toString()}`,
+      {
+        content,
+      },
+    );
+    return { path: String(written['path']), size: Number(written['size']) };
+  }
+
+  /** Deletes a file, a symlink (not its target) or a directory (`recursive` when it is not empty). */
+  async deleteFile(
+    caller: SandboxCaller,
+    sandboxId: string,
+    path: string,
+    recursive: boolean,
+  ): Promise<void> {
+    const query = new URLSearchParams({ path, recursive: String(recursive) });
+    await this.call(caller, 'DELETE', `/sandboxes/${sandboxId}/files?${query.toString()}`);
+  }
+
   private async call(
     caller: SandboxCaller,
     method: string,
@@ -95,9 +177,21 @@ export class SandboxClient {
     body?: unknown,
     extra: Record<string, string> = {},
   ): Promise<Record<string, unknown>> {
-    let response: Response;
+    const response = await this.send(caller, method, path, body, extra);
+    if (!response.ok) throw await callError(response);
+    return (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  }
+
+  /** The request as the caller, the response unread; an unreachable code-sandbox is `backend_unavailable`. */
+  private async send(
+    caller: SandboxCaller,
+    method: string,
+    path: string,
+    body?: unknown,
+    extra: Record<string, string> = {},
+  ): Promise<Response> {
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
+      return await fetch(`${this.baseUrl}${path}`, {
         method,
         headers: {
           ...principalHeaders(caller.principal, this.principalKeys, {
@@ -114,15 +208,14 @@ export class SandboxClient {
       if (caller.signal.aborted) throw error;
       throw new SandboxCallError('backend_unavailable', 'code-sandbox cannot be reached');
     }
-    const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!response.ok) {
-      throw new SandboxCallError(
-        typeof json['code'] === 'string' ? json['code'] : 'sandbox_error',
-        typeof json['error'] === 'string'
-          ? json['error']
-          : `code-sandbox answered ${String(response.status)}`,
-      );
-    }
-    return json;
   }
+}
+
+/** A failed answer as a `SandboxCallError`, with code-sandbox's `code` and message when its body has them. */
+async function callError(response: Response): Promise<SandboxCallError> {
+  const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  return new SandboxCallError(
+    typeof json['code'] === 'string' ? json['code'] : 'sandbox_error',
+    typeof json['error'] === 'string' ? json['error'] : `code-sandbox answered ${String(response.status)}`,
+  );
 }

@@ -284,7 +284,12 @@ describe('builtinTools', () => {
     const httpFetch = { enabled: true, allow: ['example.com'], maxBytes: 1024, timeoutMs: 1_000 };
     const sandbox = new SandboxClient('http://127.0.0.1:9', parseKeySet(generateKeySetValue(['k'])));
     const tools = builtinTools({ httpFetch, sandbox, now: () => new Date(0) });
-    expect(tools.map((tool) => tool.name)).toEqual(['current_time', 'http_fetch', 'sandbox_exec']);
+    expect(tools.map((tool) => tool.name)).toEqual([
+      'current_time',
+      'http_fetch',
+      'sandbox_exec',
+      'sandbox_files',
+    ]);
     for (const tool of tools) {
       expect(() => new Ajv2020({ strict: true }).compile(tool.parameters)).not.toThrow();
     }
@@ -293,6 +298,6 @@ describe('builtinTools', () => {
       sandbox,
       now: () => new Date(0),
     });
-    expect(off.map((tool) => tool.name)).toEqual(['current_time', 'sandbox_exec']);
+    expect(off.map((tool) => tool.name)).toEqual(['current_time', 'sandbox_exec', 'sandbox_files']);
   });
 });

@@ -9,6 +9,7 @@ import type { Tool } from '../tool.js';
 import { currentTimeTool } from './current-time.tool.js';
 import { httpFetchTool } from './http-fetch.tool.js';
 import { sandboxExecTool } from './sandbox-exec.tool.js';
+import { sandboxFilesTool } from './sandbox-files.tool.js';
 
 /** The settings the built-in tools read, taken from the runtime config once at boot. */
 export interface BuiltinToolsConfig {
@@ -19,7 +20,7 @@ export interface BuiltinToolsConfig {
     readonly maxBytes: number;
     readonly timeoutMs: number;
   };
-  /** code-sandbox, for `sandbox_exec`. */
+  /** code-sandbox, for `sandbox_exec` and `sandbox_files`. */
   readonly sandbox: SandboxClient;
   /** The clock, replaceable in tests. */
   readonly now: () => Date;
@@ -30,5 +31,6 @@ export function builtinTools(config: BuiltinToolsConfig): Tool[] {
     currentTimeTool(config.now),
     ...(config.httpFetch.enabled ? [httpFetchTool(config.httpFetch)] : []),
     sandboxExecTool(config.sandbox),
+    sandboxFilesTool(config.sandbox),
   ];
 }
