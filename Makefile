@@ -4,12 +4,13 @@ SHELL := /bin/bash
 PNPM := pnpm
 TSC := node node_modules/tsgo/bin/tsc
 
-.PHONY: help install build typecheck lint check-generated generate test test-only bench dev clean
+.PHONY: help install build typecheck lint check-generated generate test test-only bench dev clean sandbox-image
 
 help:
 	@echo "make dev    run aibox locally (embedded stores, no Docker)"
 	@echo "make test   lint, generated-code check, typecheck and every test"
 	@echo "make build | lint | bench | generate | clean"
+	@echo "make sandbox-image   build aibox/sandbox:latest for the code sandbox (Debian, needs root, debootstrap, Docker)"
 
 # Installs pnpm 12 when it is missing, then the workspace's locked dependencies.
 install:
@@ -42,6 +43,10 @@ bench: build
 
 dev: build
 	@node tools/dist/dev/main.js
+
+# The code sandbox's default image, debootstrapped from Debian and `docker import`ed; a no-op when it exists.
+sandbox-image:
+	@bash tools/scripts/sandbox-image.sh
 
 clean:
 	@$(TSC) -b tsconfig.json --clean

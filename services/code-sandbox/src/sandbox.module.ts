@@ -27,6 +27,7 @@ import { registerTarParser } from './controllers/tar-body.js';
 import { ExecRepository } from './repositories/exec.repository.js';
 import { SANDBOX_MIGRATIONS, type SandboxTables } from './repositories/sandbox-schema.js';
 import { SandboxRepository } from './repositories/sandbox.repository.js';
+import { DockerRuntime } from './runtimes/docker.runtime.js';
 import { ProcessRuntime } from './runtimes/process.runtime.js';
 import type { RuntimeName, SandboxRuntime } from './runtimes/sandbox-runtime.js';
 import { EventHub } from './services/event-hub.js';
@@ -101,6 +102,16 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
       useFactory: (config: SandboxConfig, logger: Logger): ReadonlyMap<RuntimeName, SandboxRuntime> =>
         new Map<RuntimeName, SandboxRuntime>([
           [
+            'docker',
+            new DockerRuntime({
+              name: 'docker',
+              image: config.SANDBOX_DEFAULT_IMAGE,
+              socketPath: config.SANDBOX_DOCKER_SOCKET,
+              labelPrefix: config.SANDBOX_CONTAINER_LABEL,
+              logger: logger.child({ runtime: 'docker' }),
+            }),
+          ],
+          [
             'process',
             new ProcessRuntime({
               bwrapPath: config.SANDBOX_BWRAP_PATH,
@@ -144,6 +155,7 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
             dirs,
             {
               runtime: config.SANDBOX_DEFAULT_RUNTIME,
+              image: config.SANDBOX_DEFAULT_IMAGE,
               cpus: config.SANDBOX_DEFAULT_CPUS,
               memoryMb: config.SANDBOX_DEFAULT_MEMORY_MB,
               pids: config.SANDBOX_DEFAULT_PIDS,
@@ -198,7 +210,7 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
         // Execs first: a sandbox failed or deleted below must not leave its execs marked running.
         const ended = await execs.recover();
         const closed = await sandboxes.recover();
-        if (ended.exited + ended.adopted + ended.lost + closed.failed + closed.deleted > 0) {
+        if (ended.exited + ended.adopted + ended.lost + closed.failed + closed.deleted + closed.orphans > 0) {
           logger.info({ ...ended, ...closed }, 'reconciled the store with the machine');
         }
         return true;

@@ -80,6 +80,7 @@ async function start(): Promise<void> {
       AIBOX_CAPTOKEN_KEYS: capKeys,
       LOG_LEVEL: 'warn',
       SANDBOX_CGROUP_PREFIX: cgroupPrefix,
+      SANDBOX_CONTAINER_LABEL: `aibox.test-${cgroupPrefix.slice(-10)}`,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 
 import { needs } from '@aibox/testing';
@@ -39,6 +40,29 @@ function eventsOf(who: Who, id: string, after?: number): Promise<Response> {
       ...sandboxes.headers(who),
       ...(after === undefined ? {} : { 'last-event-id': String(after) }),
     },
+  });
+}
+
+async function imagePresent(image: string): Promise<boolean> {
+  const answer = await dockerApi(`/images/${encodeURIComponent(image)}/json`);
+  return answer === 200;
+}
+
+async function containerExists(name: string): Promise<boolean> {
+  return (await dockerApi(`/containers/${name}/json`)) === 200;
+}
+
+/** The status of a GET on the Docker Engine API over its socket; 0 when there is no daemon. */
+function dockerApi(path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const request = httpRequest({ socketPath: '/var/run/docker.sock', path, method: 'GET' }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', () => {
+      resolve(0);
+    });
+    request.end();
   });
 }
 
@@ -319,6 +343,28 @@ describe.runIf(hasBubblewrap)('credentials', () => {
   });
 });
 
+const hasDocker = (await needs('docker')) && (await imagePresent('aibox/sandbox:latest'));
+
+describe.runIf(hasDocker)('the docker runtime', () => {
+  it('provisions a container sandbox, runs Python in it without a network, and removes it on delete', async () => {
+    const id = await createReady(ADA, {
+      runtime: 'docker',
+      provisioning_scripts: [{ name: 'seed', run: 'echo from-the-image > seed.txt' }],
+    });
+    const run = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
+      argv: ['python3', '-c', 'print(6 * 7, open("seed.txt").read().strip())'],
+    });
+    expect(run.json).toMatchObject({ status: 'exited', exit_code: 0, stdout: '42 from-the-image\n' });
+    const net = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
+      argv: ['cat', '/proc/net/dev'],
+    });
+    expect(String(net.json['stdout'])).not.toMatch(/eth0|docker/);
+    expect((await sandboxes.call(ADA, 'DELETE', `/sandboxes/${id}`)).status).toBe(202);
+    await readSse(await eventsOf(ADA, id), (event) => event.event === 'sandbox_deleted');
+    expect(await containerExists(`aibox-sandbox-${id}`)).toBe(false);
+  });
+});
+
 describe.runIf(hasBubblewrap)('isolation and bad input', () => {
   it("keeps one user out of another user's sandbox", async () => {
     const id = await createReady(ADA);
@@ -340,7 +386,8 @@ describe.runIf(hasBubblewrap)('isolation and bad input', () => {
 
   it('refuses what it cannot do with a code, and bad input with a 400', async () => {
     const cases: [unknown, number, string][] = [
-      [{ runtime: 'docker' }, 400, 'feature_unavailable'],
+      [{ runtime: 'gvisor' }, 400, 'feature_unavailable'],
+      [{ image: 'debian:bookworm' }, 400, 'feature_unavailable'],
       [{ network: { mode: 'egress', allow: ['example.com'] } }, 400, 'feature_unavailable'],
       [{ git_repos: [{ url: 'https://example.com/r.git' }] }, 400, 'feature_unavailable'],
       [{ surprise: 1 }, 400, 'invalid_request'],

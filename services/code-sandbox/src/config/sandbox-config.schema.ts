@@ -34,6 +34,14 @@ export const sandboxConfigSchema = z.object({
   SANDBOX_FILE_READ_MAX_BYTES: intSetting(1_024, 1_073_741_824).default(8_388_608),
   SANDBOX_FILE_WRITE_MAX_BYTES: intSetting(1_024, 1_073_741_824).default(33_554_432),
   SANDBOX_ARCHIVE_MAX_BYTES: intSetting(1_024, 17_179_869_184).default(268_435_456),
+  /** The image of a `docker` / `gvisor` sandbox that names none (`make sandbox-image` builds it). */
+  SANDBOX_DEFAULT_IMAGE: textSetting().default('aibox/sandbox:latest'),
+  /** The Docker Engine's socket, for the `docker` and `gvisor` runtimes. */
+  SANDBOX_DOCKER_SOCKET: textSetting().default('/var/run/docker.sock'),
+  /** The label namespace of this deployment's containers (`<label>.id`): recovery removes unknown ones. */
+  SANDBOX_CONTAINER_LABEL: textSetting()
+    .refine((value) => /^[a-z0-9][a-z0-9._-]{0,62}$/.test(value), 'must be a label key prefix')
+    .default('aibox.sandbox'),
   /** bubblewrap, for the `process` runtime. */
   SANDBOX_BWRAP_PATH: textSetting().default('/usr/bin/bwrap'),
   /** The `process` runtime's cgroups live under this name in each hierarchy (one per deployment). */

@@ -16,6 +16,8 @@ export interface RuntimeSandbox {
   readonly resources: SandboxResources;
   /** Environment every exec gets (the sandbox spec's `env`), under the exec's own. */
   readonly env: Readonly<Record<string, string>>;
+  /** The container image (`docker`, `gvisor`); the runtime's default when absent. `process` takes none. */
+  readonly image?: string;
 }
 
 /** One program run in a sandbox. Its output and exit code go to files in `dir` on the host. */
@@ -69,4 +71,6 @@ export interface SandboxRuntime {
   running(sandbox: RuntimeSandbox, execId: string): Promise<boolean>;
   /** Kills everything in the sandbox and releases what `create` took; idempotent. The workspace stays. */
   destroy(sandbox: RuntimeSandbox): Promise<void>;
+  /** Removes what the runtime holds for sandboxes not in `knownIds` (restart recovery); the ids removed. */
+  removeOrphans?(knownIds: ReadonlySet<string>): Promise<string[]>;
 }

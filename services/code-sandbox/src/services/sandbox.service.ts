@@ -37,6 +37,8 @@ export interface SandboxSpec {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly runtime: RuntimeName;
+  /** The container image (`docker`, `gvisor`); null for `process`. */
+  readonly image: string | null;
   readonly resources: { cpus: number; memory_mb: number; pids: number; disk_mb: number };
   readonly ttl_s: number | null;
   readonly idle_ttl_s: number | null;
@@ -59,6 +61,7 @@ export interface CredentialResolver {
 
 export interface SandboxDefaults {
   readonly runtime: RuntimeName;
+  readonly image: string;
   readonly cpus: number;
   readonly memoryMb: number;
   readonly pids: number;
@@ -327,6 +330,7 @@ export class SandboxService implements SandboxAccess {
         diskMb: spec.resources.disk_mb,
       },
       env: spec.env,
+      ...(spec.image === null ? {} : { image: spec.image }),
     };
   }
 
@@ -344,10 +348,18 @@ export class SandboxService implements SandboxAccess {
    * After a restart: an interrupted pipeline fails (and is cleaned up), an interrupted delete finishes,
    * TTLs are re-armed. Execs are the exec service's.
    */
-  async recover(): Promise<{ failed: number; deleted: number }> {
+  async recover(): Promise<{ failed: number; deleted: number; orphans: number }> {
     let failed = 0;
     let deleted = 0;
-    for (const { sandboxId, tenantId } of await this.sandboxes.indexed()) {
+    const indexed = await this.sandboxes.indexed();
+    // Containers of sandboxes the store does not know (created, then the service died before recording them).
+    let orphans = 0;
+    const known = new Set(indexed.map((entry) => entry.sandboxId));
+    for (const runtime of this.runtimes.values()) {
+      if (runtime.removeOrphans === undefined || !(await runtime.available()).ok) continue;
+      orphans += (await runtime.removeOrphans(known)).length;
+    }
+    for (const { sandboxId, tenantId } of indexed) {
       const row = await this.sandboxes.get(tenantId, sandboxId);
       if (row === undefined) continue;
       if (row.state === 'pending' || row.state === 'provisioning') {
@@ -369,7 +381,7 @@ export class SandboxService implements SandboxAccess {
         this.touch(tenantId, row, false);
       }
     }
-    return { failed, deleted };
+    return { failed, deleted, orphans };
   }
 
   async close(): Promise<void> {
@@ -384,9 +396,10 @@ export class SandboxService implements SandboxAccess {
       throw new SandboxError('feature_unavailable', what);
     };
     const runtime = body.runtime ?? this.defaults.runtime;
-    if (runtime !== 'process') unavailable(`the ${runtime} runtime is not built into this service yet`);
-    if (body.image !== undefined)
-      unavailable("the process runtime runs the host's programs and takes no image");
+    if (runtime === 'gvisor') unavailable('the gvisor runtime is not built into this service yet');
+    if (runtime === 'process' && body.image !== undefined) {
+      unavailable("the process runtime runs the host's programs and takes no image; use docker");
+    }
     if (body.network?.mode === 'egress')
       unavailable('network egress is not available yet; sandboxes have no network');
     if ((body.credentials ?? []).some((credential) => credential.as_file !== undefined)) {
@@ -399,6 +412,7 @@ export class SandboxService implements SandboxAccess {
       name: body.name ?? 'sandbox',
       labels: body.labels ?? {},
       runtime,
+      image: runtime === 'process' ? null : (body.image ?? this.defaults.image),
       resources: {
         cpus: body.resources?.cpus ?? this.defaults.cpus,
         memory_mb: body.resources?.memory_mb ?? this.defaults.memoryMb,
@@ -504,7 +518,9 @@ export class SandboxService implements SandboxAccess {
       case 'Validate':
         return { status: 'completed', message: 'the spec is valid' };
       case 'PrepareImage':
-        return { status: 'skipped', message: "the process runtime uses the host's programs" };
+        return spec.image === null
+          ? { status: 'skipped', message: "the process runtime uses the host's programs" }
+          : { status: 'completed', message: `image ${spec.image}` };
       case 'ResolveCredentials':
         if (spec.credentials.length === 0) return { status: 'skipped', message: 'no credentials' };
         await this.resolveCredentials(tenantId, id, spec);

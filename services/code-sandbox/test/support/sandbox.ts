@@ -16,6 +16,7 @@ import { bootService, type BootedService } from '@aibox/platform';
 import { freePort } from '@aibox/testing';
 
 import type { SandboxConfigSchema } from '../../src/config/sandbox-config.schema.js';
+import { DockerRuntime } from '../../src/runtimes/docker.runtime.js';
 import { sandboxServiceOptions } from '../../src/sandbox.app.js';
 
 export interface Who {
@@ -87,6 +88,17 @@ export async function removeCgroups(prefix: string, root = '/sys/fs/cgroup'): Pr
   }
 }
 
+/** Removes every container labelled `<label>.id` (a test's sandboxes), when Docker is there. */
+export async function removeContainers(label: string): Promise<void> {
+  const runtime = new DockerRuntime({
+    name: 'docker',
+    image: 'aibox/sandbox:latest',
+    labelPrefix: label,
+    logger: { warn: () => undefined, info: () => undefined, error: () => undefined, debug: () => undefined },
+  });
+  if ((await runtime.available()).ok) await runtime.removeOrphans(new Set());
+}
+
 export interface SandboxSetup {
   /** Boot on this data dir and these keys (a restart); the caller removes the dir. */
   readonly state?: {
@@ -107,6 +119,8 @@ export async function startSandboxService(setup: SandboxSetup = {}): Promise<Tes
     setup.state?.principalKeys ?? setup.keys?.principalKeys ?? generateKeySetValue(['test-principal']);
   const capKeys = setup.state?.capKeys ?? setup.keys?.capKeys ?? generateKeySetValue(['test-captoken']);
   const cgroupPrefix = setup.state?.cgroupPrefix ?? `aibox-sandbox-t${randomBytes(5).toString('hex')}`;
+  // This run's containers only: recovery removes containers under its label that it does not know.
+  const containerLabel = `aibox.test-${cgroupPrefix.slice(-10)}`;
   const logs: string[] = [];
   const service = await bootService(
     sandboxServiceOptions(
@@ -121,6 +135,7 @@ export async function startSandboxService(setup: SandboxSetup = {}): Promise<Tes
         SHUTDOWN_GRACE_MS: '1000',
         SANDBOX_CGROUP_PREFIX: cgroupPrefix,
         AIBOX_CREDENTIALS_KEY: randomBytes(32).toString('base64'),
+        SANDBOX_CONTAINER_LABEL: containerLabel,
         ...setup.env,
       },
       new Writable({
@@ -184,6 +199,7 @@ export async function startSandboxService(setup: SandboxSetup = {}): Promise<Tes
       await service.close();
       if (setup.state === undefined) {
         await removeCgroups(cgroupPrefix);
+        await removeContainers(containerLabel);
         await rm(dataDir, { recursive: true, force: true });
       }
     },

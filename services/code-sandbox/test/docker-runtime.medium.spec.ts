@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { needs, requiredDependencies, type Dependency } from '@aibox/testing';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  DockerRuntime,
+  removeOrphanContainers,
+  type ContainerSandbox,
+} from '../src/runtimes/docker.runtime.js';
+import type { ExecEnd, SandboxResources } from '../src/runtimes/sandbox-runtime.js';
+
+/**
+ * The `docker` and `gvisor` runtimes against the real daemon and the sandbox image: each test runs programs
+ * in a container and checks what their user would notice.
+ */
+const IMAGE = 'aibox/sandbox:latest';
+/** One label prefix per run: a real service's containers and other runs are never touched. */
+const LABEL_PREFIX = `aibox.sandbox-test-${process.pid}`;
+const DEFAULTS: SandboxResources = { cpus: 1, memoryMb: 256, pids: 64, diskMb: 64 };
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+
+async function usable(dependency: Dependency): Promise<boolean> {
+  if (!(await needs(dependency))) return false;
+  try {
+    await docker.getImage(IMAGE).inspect();
+    return true;
+  } catch {
+    const reason = `image ${IMAGE} is missing (make sandbox-image)`;
+    if (requiredDependencies().has(dependency)) throw new Error(`required ${dependency}: ${reason}`);
+    process.stderr.write(`skip ${dependency}: ${reason}\n`);
+    return false;
+  }
+}
+
+// The gvisor flavour of this runtime does not run programs yet (README: Not built); only docker is tested.
+const runtimes = [['docker', await usable('docker')]] as const;
+
+const logger = {
+  warn: () => undefined,
+  info: () => undefined,
+  error: () => undefined,
+  debug: () => undefined,
+};
+const roots: string[] = [];
+
+afterAll(async () => {
+  await removeOrphanContainers(docker, LABEL_PREFIX, new Set()).catch(() => undefined);
+  await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
+});
+
+interface Outcome extends ExecEnd {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+describe.each(runtimes)('%s runtime', (name, present) => {
+  const runtime = new DockerRuntime({ name, image: IMAGE, labelPrefix: LABEL_PREFIX, logger });
+  let root: string;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), `aibox-${name}-`));
+    // gVisor's gofer cannot stat a bind source below a directory only root may enter (EINVAL inside).
+    await chmod(root, 0o711);
+    roots.push(root);
+  });
+
+  async function sandbox(resources: Partial<SandboxResources> = {}): Promise<ContainerSandbox> {
+    const id = `sbx-${randomUUID().slice(0, 8)}`;
+    await mkdir(join(root, id, 'workspace'), { recursive: true, mode: 0o711 });
+    const made: ContainerSandbox = {
+      id,
+      workspaceDir: join(root, id, 'workspace'),
+      resources: { ...DEFAULTS, ...resources },
+      env: { GREETING: 'hello' },
+    };
+    await runtime.create(made);
+    return made;
+  }
+
+  async function start(
+    target: ContainerSandbox,
+    argv: readonly string[],
+    options: { timeoutS?: number; stdin?: string } = {},
+  ): Promise<{ execId: string; dir: string; ended: Promise<ExecEnd> }> {
+    const execId = `exec-${randomUUID().slice(0, 8)}`;
+    const dir = join(root, target.id, 'execs', execId);
+    const handle = await runtime.exec(target, {
+      execId,
+      argv,
+      cwd: '/workspace',
+      env: {},
+      timeoutS: options.timeoutS ?? 30,
+      dir,
+      ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+    });
+    expect(handle.pid).toBeGreaterThan(0);
+    return { execId, dir, ended: handle.ended };
+  }
+
+  async function run(
+    target: ContainerSandbox,
+    argv: readonly string[],
+    options: { timeoutS?: number; stdin?: string } = {},
+  ): Promise<Outcome> {
+    const { dir, ended } = await start(target, argv, options);
+    const end = await ended;
+    return {
+      ...end,
+      stdout: await readFile(join(dir, 'stdout'), 'utf8'),
+      stderr: await readFile(join(dir, 'stderr'), 'utf8'),
+    };
+  }
+
+  const sh = (script: string): string[] => ['/bin/sh', '-c', script];
+
+  describe.runIf(present)('against the daemon', () => {
+    let shared: ContainerSandbox;
+    beforeAll(async () => {
+      shared = await sandbox();
+    });
+
+    it('is available', async () => {
+      expect(await runtime.available()).toEqual({ ok: true });
+    });
+
+    it('runs a program and records its output and exit code', async () => {
+      const result = await run(shared, ['echo', 'hi']);
+      expect(result).toMatchObject({ exitCode: 0, timedOut: false, stdout: 'hi\n' });
+      expect(await run(shared, ['python3', '-c', 'print(6 * 7)'])).toMatchObject({
+        exitCode: 0,
+        stdout: '42\n',
+      });
+      expect(await run(shared, sh('cat; echo "$GREETING"; exit 3'), { stdin: 'in\n' })).toMatchObject({
+        exitCode: 3,
+        stdout: 'in\nhello\n',
+      });
+    });
+
+    it('creates idempotently, reusing the running container', async () => {
+      await runtime.create(shared);
+      expect(await run(shared, ['true'])).toMatchObject({ exitCode: 0 });
+    });
+
+    it('has no network: the host loopback is unreachable and only lo exists', async () => {
+      const server: Server = createServer((socket) => socket.end('reached\n'));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      try {
+        const probe = `import socket\ntry:\n  socket.create_connection(('127.0.0.1', ${port}), timeout=2)\n  print('connected')\nexcept OSError as e:\n  print('refused')`;
+        expect(await run(shared, ['python3', '-c', probe])).toMatchObject({
+          exitCode: 0,
+          stdout: 'refused\n',
+        });
+      } finally {
+        server.close();
+      }
+      const devices = await run(shared, sh("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"));
+      expect(devices.stdout.trim().split('\n')).toEqual(['lo']);
+    });
+
+    it('shows none of the host filesystem', async () => {
+      const result = await run(
+        shared,
+        sh(
+          'for p in /root/.bashrc /work /var/run/docker.sock /run/docker.sock; do [ -e "$p" ] && echo "$p"; done; true',
+        ),
+      );
+      expect(result).toMatchObject({ exitCode: 0, stdout: '' });
+    });
+
+    it('has a read-only root; /workspace and /tmp are writable', async () => {
+      const result = await run(
+        shared,
+        sh(
+          'touch /etc/x /usr/x /x 2>/dev/null && echo wrote; echo ok > /workspace/f && echo ok > /tmp/f && cat /workspace/f /tmp/f',
+        ),
+      );
+      expect(result).toMatchObject({ exitCode: 0, stdout: 'ok\nok\n' });
+      expect(await readFile(join(shared.workspaceDir, 'f'), 'utf8')).toBe('ok\n');
+    });
+
+    it('contains a fork bomb within the pids limit, and the container survives', async () => {
+      const small = await sandbox({ pids: 32 });
+      const bomb = await run(small, ['bash', '-c', 'f() { f | f & }; f; sleep 3'], { timeoutS: 2 });
+      expect(bomb.timedOut).toBe(true);
+      expect(await run(small, ['echo', 'alive'])).toMatchObject({ exitCode: 0, stdout: 'alive\n' });
+      await runtime.destroy(small);
+    });
+
+    it('kills a memory hog', async () => {
+      const small = await sandbox({ memoryMb: 64 });
+      const hog = await run(small, ['python3', '-c', 'b = []\nwhile True: b.append(bytearray(8 << 20))']);
+      expect(hog.exitCode).toBe(137);
+      expect(await run(small, ['echo', 'alive'])).toMatchObject({ exitCode: 0, stdout: 'alive\n' });
+      await runtime.destroy(small);
+    });
+
+    it('cancels an exec with everything it started, setsid children included', async () => {
+      const { execId, ended } = await start(shared, sh('sleep 300 & setsid sleep 300 & wait'));
+      await expect.poll(() => runtime.running(shared, execId)).toBe(true);
+      await runtime.kill(shared, execId);
+      expect(await ended).toEqual({ exitCode: null, timedOut: false });
+      expect(await runtime.running(shared, execId)).toBe(false);
+      const left = await run(shared, ['ps', '-eo', 'args']);
+      expect(left.stdout).not.toContain('sleep 300');
+    });
+
+    it('times out an exec', async () => {
+      expect(await run(shared, ['sleep', '300'], { timeoutS: 1 })).toMatchObject({
+        exitCode: null,
+        timedOut: true,
+      });
+    });
+
+    it('destroys the container, idempotently', async () => {
+      const doomed = await sandbox();
+      await runtime.destroy(doomed);
+      await runtime.destroy(doomed);
+      const inspected = docker.getContainer(`aibox-sandbox-${doomed.id}`).inspect();
+      await expect(inspected).rejects.toMatchObject({ statusCode: 404 });
+    });
+  });
+});
