@@ -58,7 +58,7 @@ mirror="${mirror:-http://deb.debian.org/debian}"
 
 started=$SECONDS
 previous="$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
-work="$(mktemp -d "${TMPDIR:-/var/tmp}/aibox-sandbox-image.XXXXXX")"
+work="$(mktemp -d -p "${TMPDIR:-/var/tmp}")"
 rootfs="$work/rootfs"
 
 # Unmount whatever debootstrap may have left mounted (proc, sys, a bound /dev) before deleting, never across filesystems.
