@@ -11,3 +11,5 @@ export {
 } from './dependencies.js';
 export type { Dependency, Presence } from './dependencies.js';
 export { freePort, freePortPair } from './ports.js';
+export { readSse } from './sse.js';
+export type { SseEvent } from './sse.js';

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 
 import { generateKeySetValue } from '@aibox/identity';
 import { bootService, type BootedService } from '@aibox/platform';
-import { freePort, postgresUrl } from '@aibox/testing';
+import { freePort, postgresUrl, readSse, type SseEvent } from '@aibox/testing';
 import pg from 'pg';
 
 import {
@@ -169,70 +169,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 }
 
-/** One parsed SSE event of a chat stream. */
-export interface SseEvent {
-  readonly id: number | undefined;
-  readonly event: string;
-  readonly data: Record<string, unknown>;
-}
-
-interface OpenStream {
-  readonly reader: ReadableStreamDefaultReader<Uint8Array>;
-  buffer: string;
-}
-
-const openStreams = new WeakMap<Response, OpenStream>();
-
-function parseBlock(block: string): SseEvent | undefined {
-  const fields = new Map<string, string>();
-  for (const line of block.split('\n')) {
-    if (line.startsWith(':') || line === '') continue;
-    const colon = line.indexOf(':');
-    fields.set(line.slice(0, colon), line.slice(colon + 1).trimStart());
-  }
-  if (!fields.has('event')) return undefined;
-  return {
-    id: fields.has('id') ? Number(fields.get('id')) : undefined,
-    event: fields.get('event') ?? '',
-    data: JSON.parse(fields.get('data') ?? '{}') as Record<string, unknown>,
-  };
-}
-
-/**
- * Reads a chat stream event by event until `until` accepts one (by default the turn's `done` or `error`).
- * Then the connection is dropped, as a client that leaves does — unless `keepOpen`, in which case a later
- * call goes on reading the same stream where this one stopped.
- */
-export async function readEvents(
+/** A chat stream's events until the turn's `done` or `error` (by default), as the shared SSE reader parses them. */
+export function readEvents(
   response: Response,
   until: (event: SseEvent) => boolean = (event) => event.event === 'done' || event.event === 'error',
   options: { keepOpen?: boolean } = {},
 ): Promise<SseEvent[]> {
-  const events: SseEvent[] = [];
-  let open = openStreams.get(response);
-  if (open === undefined) {
-    const reader = response.body?.getReader();
-    if (reader === undefined) return events;
-    open = { reader, buffer: '' };
-    openStreams.set(response, open);
-  }
-  const decoder = new TextDecoder();
-  for (;;) {
-    let boundary = open.buffer.indexOf('\n\n');
-    while (boundary >= 0) {
-      const block = open.buffer.slice(0, boundary);
-      open.buffer = open.buffer.slice(boundary + 2);
-      boundary = open.buffer.indexOf('\n\n');
-      const event = parseBlock(block);
-      if (event === undefined) continue;
-      events.push(event);
-      if (until(event)) {
-        if (options.keepOpen !== true) await open.reader.cancel();
-        return events;
-      }
-    }
-    const { value, done } = await open.reader.read();
-    if (done) return events;
-    open.buffer += decoder.decode(value, { stream: true });
-  }
+  return readSse(response, until, options);
 }
+
+export type { SseEvent };

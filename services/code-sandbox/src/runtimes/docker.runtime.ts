@@ -1,11 +1,11 @@
-import { constants as fsConstants } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import Docker from 'dockerode';
 
 import { SandboxError } from '../errors/sandbox.error.js';
+import { readExitCode } from './exec-files.js';
 import type { ProcessRuntimeLogger } from './process.runtime.js';
 import type {
   ExecEnd,
@@ -467,25 +467,6 @@ function insideDir(sandbox: RuntimeSandbox, dir: string): string {
 async function writeOwned(path: string, content: string): Promise<void> {
   await writeFile(path, content, { flag: 'wx', mode: 0o600 });
   await chown(path, SANDBOX_UID, SANDBOX_UID);
-}
-
-/** The sandbox writes this file, so it may be anything: never followed as a link, never waited on as a fifo. */
-async function readExitCode(dir: string): Promise<number | null> {
-  let text = '';
-  try {
-    const file = await open(
-      join(dir, 'exit_code'),
-      fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
-    );
-    try {
-      if ((await file.stat()).isFile()) text = (await file.readFile({ encoding: 'utf8' })).slice(0, 16);
-    } finally {
-      await file.close();
-    }
-  } catch {
-    return null;
-  }
-  return /^\d+$/.test(text.trim()) ? Number(text.trim()) : null;
 }
 
 function checkName(what: string, value: string): void {

@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 import { SandboxError } from '../errors/sandbox.error.js';
+import { readExitCode } from './exec-files.js';
 import type {
   ExecEnd,
   ExecHandle,
@@ -789,25 +790,6 @@ async function removeGroupTree(dir: string): Promise<void> {
       await sleep(POLL_MS);
     }
   }
-}
-
-/** The sandbox writes this file, so it may be anything: never followed as a link, never waited on as a fifo. */
-async function readExitCode(dir: string): Promise<number | null> {
-  let text = '';
-  try {
-    const file = await open(
-      join(dir, 'exit_code'),
-      fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
-    );
-    try {
-      if ((await file.stat()).isFile()) text = (await file.readFile({ encoding: 'utf8' })).slice(0, 16);
-    } finally {
-      await file.close();
-    }
-  } catch {
-    return null;
-  }
-  return /^\d+$/.test(text.trim()) ? Number(text.trim()) : null;
 }
 
 function signal(pid: number): void {

@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 
 import type { ExecRepository } from '../repositories/exec.repository.js';
 import type { EventHub } from './event-hub.js';
-import { openExecFile } from './exec-files.js';
+import { openExecFile } from '../runtimes/exec-files.js';
 
 export type OutputStream = 'stdout' | 'stderr';
 

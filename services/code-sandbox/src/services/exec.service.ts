@@ -11,7 +11,7 @@ import type { ExecRepository, ExecRow } from '../repositories/exec.repository.js
 import type { ExecStatus } from '../repositories/sandbox-schema.js';
 import type { SandboxRepository, SandboxRow } from '../repositories/sandbox.repository.js';
 import type { ExecEnd, RuntimeSandbox, SandboxRuntime } from '../runtimes/sandbox-runtime.js';
-import { openExecFile } from './exec-files.js';
+import { openExecFile, readExitCode } from '../runtimes/exec-files.js';
 import type { ExecFollower, FollowEvent, OutputStream } from './exec-follow.js';
 import type { SandboxDirs } from './sandbox-dirs.js';
 import type { SandboxService } from './sandbox.service.js';
@@ -50,21 +50,6 @@ function execView(row: ExecRow): ExecView {
     started_at: row.started_at.toISOString(),
     ended_at: row.ended_at?.toISOString() ?? null,
   };
-}
-
-/** Reads the `exit_code` file a wrapper left; undefined when there is none (yet), or it is not a number. */
-async function recordedExitCode(dir: string): Promise<number | undefined> {
-  try {
-    const file = await openExecFile(join(dir, 'exit_code'));
-    try {
-      const text = (await file.readFile({ encoding: 'utf8' })).slice(0, 16).trim();
-      return /^\d{1,3}$/.test(text) ? Number(text) : undefined;
-    } finally {
-      await file.close();
-    }
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -228,8 +213,8 @@ export class ExecService {
       if (row === undefined) continue;
       for (const exec of await this.execs.running(tenantId, sandboxId)) {
         const dir = this.dirs.exec(sandboxId, exec.id);
-        const code = await recordedExitCode(dir);
-        if (code !== undefined) {
+        const code = await readExitCode(dir);
+        if (code !== null) {
           await this.finish(tenantId, sandboxId, exec.id, 'exited', code);
           counts.exited += 1;
           continue;
@@ -271,8 +256,8 @@ export class ExecService {
       // The wrapper renames `exit_code` into place when the program ends.
       const watcher = watch(dir, (_event, name) => {
         if (name !== 'exit_code') return;
-        void recordedExitCode(dir).then((code) => {
-          if (code === undefined) return;
+        void readExitCode(dir).then((code) => {
+          if (code === null) return;
           clearTimeout(timer);
           watcher.close();
           resolve({ exitCode: code, timedOut: false });

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { newTurnId, type Principal } from '@aibox/identity';
@@ -11,6 +10,7 @@ import { SandboxError } from '../errors/sandbox.error.js';
 import type { ExecRepository } from '../repositories/exec.repository.js';
 import type { SandboxState } from '../repositories/sandbox-schema.js';
 import type { SandboxQuota, SandboxRepository, SandboxRow } from '../repositories/sandbox.repository.js';
+import { openExecFile } from '../runtimes/exec-files.js';
 import type { RuntimeName, RuntimeSandbox, SandboxRuntime } from '../runtimes/sandbox-runtime.js';
 import type { EventHub } from './event-hub.js';
 import type { OwnedSandbox, SandboxAccess } from './sandbox-access.js';
@@ -90,7 +90,7 @@ const isAdmin = (principal: Principal): boolean => principal.roles.includes('adm
 /** The end of a script's stderr, never through a symlink the script may have put in its place. */
 async function readTail(path: string): Promise<Buffer> {
   try {
-    const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const file = await openExecFile(path);
     try {
       const size = (await file.stat()).size;
       const length = Math.min(size, STDERR_TAIL_BYTES);

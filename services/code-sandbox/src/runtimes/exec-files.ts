@@ -1,0 +1,28 @@
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Opens a file of an exec's directory for reading. The sandbox can replace these files (it writes them), so
+ * never through a symlink and never blocking on a fifo: a link to a host file must not turn the output API
+ * into a host file reader.
+ */
+export function openExecFile(path: string): Promise<FileHandle> {
+  return open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+}
+
+/** The status the exec's wrapper wrote to `exit_code`; null when there is none (yet) or it is not a number. */
+export async function readExitCode(dir: string): Promise<number | null> {
+  let text = '';
+  try {
+    const file = await openExecFile(join(dir, 'exit_code'));
+    try {
+      if ((await file.stat()).isFile()) text = (await file.readFile({ encoding: 'utf8' })).slice(0, 16);
+    } finally {
+      await file.close();
+    }
+  } catch {
+    return null;
+  }
+  return /^\d+$/.test(text.trim()) ? Number(text.trim()) : null;
+}
