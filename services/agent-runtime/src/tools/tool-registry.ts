@@ -104,7 +104,7 @@ export function truncateUtf8(text: string, maxBytes: number): { text: string; tr
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= maxBytes) return { text, truncated: false };
   let cut = Math.max(0, maxBytes - Buffer.byteLength(TRUNCATION_MARK));
-  // A continuation byte (10xxxxxx) at the cut means the character before it would be split.
+  // A continuation byte (top bits 10) at the cut means the character before it would be split.
   while (cut > 0 && ((bytes[cut] ?? 0) & 0xc0) === 0x80) cut -= 1;
   return { text: bytes.subarray(0, cut).toString('utf8') + TRUNCATION_MARK, truncated: true };
 }

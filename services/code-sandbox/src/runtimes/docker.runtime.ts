@@ -6,6 +6,7 @@ import Docker from 'dockerode';
 
 import { SandboxError } from '../errors/sandbox.error.js';
 import { readExitCode } from './exec-files.js';
+import { endOrTimeout } from './exec-timeout.js';
 import type { ProcessRuntimeLogger } from './process.runtime.js';
 import type {
   ExecEnd,
@@ -43,8 +44,6 @@ const MIB = 1024 * 1024;
 const EXEC_POLL_MS = 100;
 const HELPER_POLL_MS = 20;
 const KILL_DEADLINE_MS = 10_000;
-/** setTimeout's ceiling (about 24.8 days); a longer timeout would fire at once. */
-const TIMER_MAX_MS = 2_147_483_647;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const CONTAINER_PREFIX = 'aibox-sandbox-';
 
@@ -233,25 +232,17 @@ export class DockerRuntime implements SandboxRuntime {
     }
     const info = await started.inspect();
 
-    let timedOut = false;
-    let killing: Promise<void> | undefined;
-    const timer = setTimeout(
-      () => {
-        timedOut = true;
-        killing = this.kill(sandbox, exec.execId).catch((error: unknown) => {
-          this.logger.error(
-            { err: error, sandboxId: sandbox.id, execId: exec.execId },
-            'cannot kill a timed-out exec',
-          );
-        });
+    const ended = endOrTimeout(
+      exec.timeoutS,
+      this.execEnded(started),
+      () => this.kill(sandbox, exec.execId),
+      (error: unknown) => {
+        this.logger.error(
+          { err: error, sandboxId: sandbox.id, execId: exec.execId },
+          'cannot kill a timed-out exec',
+        );
       },
-      Math.min(exec.timeoutS * 1_000, TIMER_MAX_MS),
-    );
-    timer.unref();
-    const ended = this.execEnded(started).then(async (): Promise<ExecEnd> => {
-      clearTimeout(timer);
-      // The wrapper dies with the first kill; a timed-out exec has ended once every process of it is gone.
-      await killing;
+    ).then(async ({ timedOut }): Promise<ExecEnd> => {
       return { exitCode: await readExitCode(exec.dir), timedOut };
     });
     return { pid: info.Pid, ended };

@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 
 import { SandboxError } from '../errors/sandbox.error.js';
 import { readExitCode } from './exec-files.js';
+import { endOrTimeout } from './exec-timeout.js';
 import type {
   ExecEnd,
   ExecHandle,
@@ -56,8 +57,6 @@ const CPU_QUOTA_MIN_US = 1_000;
 const KILL_DEADLINE_MS = 10_000;
 const JOIN_DEADLINE_MS = 5_000;
 const POLL_MS = 10;
-/** setTimeout's ceiling (about 24.8 days); a longer timeout would fire at once. */
-const TIMER_MAX_MS = 2_147_483_647;
 
 /**
  * Set on the host-side wrapper and so on bwrap (both its processes keep the environment they were started
@@ -281,25 +280,17 @@ export class ProcessRuntime implements SandboxRuntime {
     if (pid === undefined) throw new SandboxError('runtime_unavailable', 'the exec wrapper has no pid');
     await this.joined(child, pid, procsFiles);
 
-    let timedOut = false;
-    let killing: Promise<void> | undefined;
-    const timer = setTimeout(
-      () => {
-        timedOut = true;
-        killing = this.kill(sandbox, exec.execId).catch((error: unknown) => {
-          this.logger.error(
-            { err: error, sandboxId: sandbox.id, execId: exec.execId },
-            'cannot kill a timed-out exec',
-          );
-        });
+    const ended = endOrTimeout(
+      exec.timeoutS,
+      exited,
+      () => this.kill(sandbox, exec.execId),
+      (error: unknown) => {
+        this.logger.error(
+          { err: error, sandboxId: sandbox.id, execId: exec.execId },
+          'cannot kill a timed-out exec',
+        );
       },
-      Math.min(exec.timeoutS * 1_000, TIMER_MAX_MS),
-    );
-    timer.unref();
-    const ended = exited.then(async (): Promise<ExecEnd> => {
-      clearTimeout(timer);
-      // The wrapper dies with the first kill; a timed-out exec has ended once every process of it is gone.
-      await killing;
+    ).then(async ({ timedOut }): Promise<ExecEnd> => {
       const exitCode = await readExitCode(exec.dir);
       // Processes the program left in the background live on (bwrap's pid 1 waits for them) until they end,
       // the exec is killed or the sandbox destroyed; their groups are removed by `destroy` then.
