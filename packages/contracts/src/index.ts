@@ -18,6 +18,25 @@ export { AuditServiceClient, AuditServiceService, LogRequest, LogResponse } from
 export type { AuditServiceServer } from './gen/aibox/v1/audit.js';
 export { PageRequest, PageResponse } from './gen/aibox/v1/common.js';
 export {
+  CreateSandboxRequest,
+  CreateSandboxResponse,
+  DeleteSandboxRequest,
+  DeleteSandboxResponse,
+  ExecRequest,
+  ExecResponse,
+  GetSandboxRequest,
+  GetSandboxResponse,
+  Sandbox,
+  SandboxEvent,
+  SandboxFailure,
+  SandboxServiceClient,
+  SandboxServiceService,
+  SandboxSnapshot,
+  SubscribeRequest,
+  SubscribeResponse,
+} from './gen/aibox/v1/sandbox.js';
+export type { SandboxServiceServer } from './gen/aibox/v1/sandbox.js';
+export {
   HealthCheckRequest,
   HealthCheckResponse,
   HealthCheckResponse_ServingStatus,

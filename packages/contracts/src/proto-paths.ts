@@ -7,7 +7,11 @@ import { fileURLToPath } from 'node:url';
 export const PROTO_ROOT: string = fileURLToPath(new URL('../../../proto', import.meta.url));
 
 /** Our `.proto` files that declare services, relative to {@link PROTO_ROOT}. */
-export const PROTO_FILES = ['aibox/v1/audit.proto', 'aibox/v1/turn_events.proto'] as const;
+export const PROTO_FILES = [
+  'aibox/v1/audit.proto',
+  'aibox/v1/sandbox.proto',
+  'aibox/v1/turn_events.proto',
+] as const;
 
 /**
  * `includeDirs` for `@grpc/proto-loader`: imports such as `aibox/v1/turn_events.proto` and the vendored

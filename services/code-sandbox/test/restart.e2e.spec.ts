@@ -14,7 +14,7 @@ import {
   signCapToken,
   signPrincipal,
 } from '@aibox/identity';
-import { freePort, needs } from '@aibox/testing';
+import { freePortPair, needs } from '@aibox/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { removeCgroups } from './support/sandbox.js';
@@ -127,7 +127,7 @@ async function until<T>(read: () => Promise<T | undefined>): Promise<T> {
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'aibox-sandbox-restart-'));
-  port = await freePort();
+  port = await freePortPair();
 });
 
 afterAll(async () => {

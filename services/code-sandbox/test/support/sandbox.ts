@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
+import { Metadata } from '@grpc/grpc-js';
+
 import {
   generateKeySetValue,
+  GRPC_METADATA,
   HEADER,
   newTurnId,
   parseKeySet,
@@ -13,7 +16,7 @@ import {
   signPrincipal,
 } from '@aibox/identity';
 import { bootService, type BootedService } from '@aibox/platform';
-import { freePort } from '@aibox/testing';
+import { freePortPair } from '@aibox/testing';
 
 import type { SandboxConfigSchema } from '../../src/config/sandbox-config.schema.js';
 import { DockerRuntime } from '../../src/runtimes/docker.runtime.js';
@@ -34,9 +37,13 @@ export interface Answer {
 export interface TestSandboxService {
   readonly service: BootedService<SandboxConfigSchema>;
   readonly url: string;
+  /** `SandboxService` (gRPC) as a grpc-js target. */
+  readonly grpcTarget: string;
   readonly dataDir: string;
   readonly logs: string[];
   headers(who: Who): Record<string, string>;
+  /** The gRPC metadata a caller of the mesh sends: `headers(who)` under their gRPC keys. */
+  metadata(who: Who): Metadata;
   call(
     who: Who,
     method: string,
@@ -125,7 +132,8 @@ export async function startSandboxService(setup: SandboxSetup = {}): Promise<Tes
   const service = await bootService(
     sandboxServiceOptions(
       {
-        PORT: String(await freePort()),
+        // gRPC listens on PORT + 1000, which must be free too.
+        PORT: String(await freePortPair()),
         HOST: '127.0.0.1',
         AIBOX_ENV: 'development',
         AIBOX_DATA_DIR: dataDir,
@@ -169,12 +177,22 @@ export async function startSandboxService(setup: SandboxSetup = {}): Promise<Tes
       ),
     };
   };
+  const metadata = (who: Who): Metadata => {
+    const values = headers(who);
+    const out = new Metadata();
+    out.set(GRPC_METADATA.principal, values[HEADER.principal] ?? '');
+    out.set(GRPC_METADATA.turnId, values[HEADER.turnId] ?? '');
+    out.set(GRPC_METADATA.capToken, values[HEADER.capToken] ?? '');
+    return out;
+  };
   return {
     service,
     url: service.httpUrl,
+    grpcTarget: service.grpcUrl ?? '',
     dataDir,
     logs,
     headers,
+    metadata,
     async call(who, method, path, body, extra = {}) {
       const response = await fetch(`${service.httpUrl}${path}`, {
         method,
