@@ -33,7 +33,7 @@ async function sendSlice(reply: FastifyReply, slice: FileSlice): Promise<void> {
 }
 
 /** `attachment` with an ASCII fallback name and the exact one in RFC 5987 form. */
-function attachment(name: string): string {
+export function attachment(name: string): string {
   const fallback = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
   const exact = encodeURIComponent(name).replace(
     /[!'()*]/g,
