@@ -15,14 +15,17 @@ import {
 } from '@aibox/platform';
 import { openSqlStore, type SqlStore } from '@aibox/stores';
 
+import { ARTIFACT_CONTROLLERS, ARTIFACT_PROVIDERS } from './artifacts.providers.js';
 import type { SandboxConfigSchema } from './config/sandbox-config.schema.js';
 import { CREDENTIAL_CONTROLLERS, CREDENTIAL_PROVIDERS } from './credentials.providers.js';
+import { ARTIFACT_MIGRATIONS, type ArtifactTables } from './repositories/artifact-schema.js';
 import { CREDENTIAL_MIGRATIONS, type CredentialTables } from './repositories/credential-schema.js';
 import { SANDBOX_SQL } from './sandbox.tokens.js';
 import { EventsController } from './controllers/events.controller.js';
 import { ExecsController } from './controllers/execs.controller.js';
 import { FilesController } from './controllers/files.controller.js';
 import { SandboxesController } from './controllers/sandboxes.controller.js';
+import { SandboxGrpcController } from './grpc/sandbox.grpc.controller.js';
 import { registerTarParser } from './controllers/tar-body.js';
 import { ExecRepository } from './repositories/exec.repository.js';
 import { SANDBOX_MIGRATIONS, type SandboxTables } from './repositories/sandbox-schema.js';
@@ -36,6 +39,9 @@ import { ExecFollower } from './services/exec-follow.js';
 import { ExecService } from './services/exec.service.js';
 import { CredentialService } from './services/credential.service.js';
 import { FilesService } from './services/files.service.js';
+import { RepositoryCloner } from './services/git-clone.js';
+import { HostPathPolicy } from './services/host-paths.js';
+import { ProvisioningInputs } from './services/provisioning-inputs.js';
 import { SANDBOX_ACCESS } from './services/sandbox-access.js';
 import { SandboxDirs } from './services/sandbox-dirs.js';
 import { SandboxService } from './services/sandbox.service.js';
@@ -50,10 +56,12 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
 @Module({
   controllers: [
     SandboxesController,
+    SandboxGrpcController,
     EventsController,
     ExecsController,
     FilesController,
     ...CREDENTIAL_CONTROLLERS,
+    ...ARTIFACT_CONTROLLERS,
   ],
   providers: [
     {
@@ -62,10 +70,10 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
       useFactory: async (
         config: SandboxConfig,
         closeables: Closeables,
-      ): Promise<SqlStore<SandboxTables & CredentialTables>> => {
+      ): Promise<SqlStore<SandboxTables & CredentialTables & ArtifactTables>> => {
         const sql = closeables.add(
           'sql',
-          await openSqlStore<SandboxTables & CredentialTables>({
+          await openSqlStore<SandboxTables & CredentialTables & ArtifactTables>({
             service: 'code-sandbox',
             schema: config.SANDBOX_SQL_SCHEMA,
             ...(config.DATABASE_URL === undefined
@@ -74,7 +82,7 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
           }),
         );
         // One call: the migrator refuses a run that does not list every migration applied before.
-        await sql.migrate({ ...SANDBOX_MIGRATIONS, ...CREDENTIAL_MIGRATIONS });
+        await sql.migrate({ ...SANDBOX_MIGRATIONS, ...CREDENTIAL_MIGRATIONS, ...ARTIFACT_MIGRATIONS });
         return sql;
       },
     },
@@ -89,6 +97,7 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
       useFactory: (sql: SqlStore<SandboxTables>) => new ExecRepository(sql),
     },
     ...CREDENTIAL_PROVIDERS,
+    ...ARTIFACT_PROVIDERS,
     { provide: EventHub, useFactory: () => new EventHub() },
     {
       provide: SandboxDirs,
@@ -122,6 +131,31 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
         ]),
     },
     {
+      provide: RepositoryCloner,
+      inject: [PLATFORM_CONFIG, SandboxDirs, CredentialService, LOGGER],
+      useFactory: (
+        config: SandboxConfig,
+        dirs: SandboxDirs,
+        credentials: CredentialService,
+        logger: Logger,
+      ) =>
+        new RepositoryCloner(
+          {
+            allowedHosts: config.SANDBOX_GIT_ALLOWED_HOSTS,
+            maxBytes: config.SANDBOX_GIT_MAX_BYTES,
+            timeoutS: config.SANDBOX_GIT_CLONE_TIMEOUT_S,
+          },
+          new WorkspaceFiles({
+            maxReadBytes: config.SANDBOX_FILE_READ_MAX_BYTES,
+            maxWriteBytes: config.SANDBOX_FILE_WRITE_MAX_BYTES,
+            maxArchiveBytes: config.SANDBOX_ARCHIVE_MAX_BYTES,
+          }),
+          dirs,
+          credentials,
+          logger.child({ component: 'git' }),
+        ),
+    },
+    {
       provide: SandboxService,
       inject: [
         PLATFORM_CONFIG,
@@ -133,6 +167,8 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
         CredentialService,
         LOGGER,
         CLOSEABLES,
+        RepositoryCloner,
+        ProvisioningInputs,
       ],
       useFactory: (
         config: SandboxConfig,
@@ -144,6 +180,8 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
         credentials: CredentialService,
         logger: Logger,
         closeables: Closeables,
+        repositories: RepositoryCloner,
+        inputs: ProvisioningInputs,
       ) =>
         closeables.add(
           'sandboxes',
@@ -169,7 +207,29 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
             },
             credentials,
             logger.child({ component: 'sandboxes' }),
+            repositories,
+            inputs,
           ),
+        ),
+    },
+    {
+      provide: ProvisioningInputs,
+      inject: [PLATFORM_CONFIG, SandboxDirs],
+      useFactory: (config: SandboxConfig, dirs: SandboxDirs) =>
+        new ProvisioningInputs(
+          new HostPathPolicy({
+            roots: config.SANDBOX_MOUNT_ROOTS,
+            // The service's own data (every sandbox's directory, the database) and the Docker Engine.
+            protectedPaths: [resolve(config.AIBOX_DATA_DIR), config.SANDBOX_DOCKER_SOCKET],
+          }),
+          dirs,
+          // Copies are bounded by SANDBOX_COPY_MAX_BYTES as they are packed, not by the archive limits.
+          new WorkspaceFiles({
+            maxReadBytes: config.SANDBOX_FILE_READ_MAX_BYTES,
+            maxWriteBytes: config.SANDBOX_FILE_WRITE_MAX_BYTES,
+            maxArchiveBytes: Number.MAX_SAFE_INTEGER,
+          }),
+          config.SANDBOX_COPY_MAX_BYTES,
         ),
     },
     { provide: SANDBOX_ACCESS, useExisting: SandboxService },

@@ -39,7 +39,10 @@ async function usable(dependency: Dependency): Promise<boolean> {
 }
 
 // The gvisor flavour of this runtime does not run programs yet (README: Not built); only docker is tested.
-const runtimes = [['docker', await usable('docker')]] as const;
+const runtimes = [
+  ['docker', await usable('docker')],
+  ['gvisor', await usable('gvisor')],
+] as const;
 
 const logger = {
   warn: () => undefined,

@@ -336,10 +336,12 @@ describe.runIf(hasBubblewrap)('credentials', () => {
     });
     const events = await readSse(await eventsOf(BOB, String(foreign.json['id'])), settled);
     expect(events.at(-1)?.data).toMatchObject({ state: 'failed', code: 'credential_unknown' });
+    // A credential file never goes into the workspace, where the files API could read it.
     const asFile = await sandboxes.call(ADA, 'POST', '/sandboxes', {
       credentials: [{ id: credential, as_file: '/workspace/token' }],
     });
-    expect(asFile.json).toMatchObject({ code: 'feature_unavailable' });
+    expect(asFile.status).toBe(400);
+    expect(asFile.json).toMatchObject({ code: 'invalid_request' });
   });
 });
 
@@ -389,7 +391,7 @@ describe.runIf(hasBubblewrap)('isolation and bad input', () => {
       [{ runtime: 'gvisor' }, 400, 'feature_unavailable'],
       [{ image: 'debian:bookworm' }, 400, 'feature_unavailable'],
       [{ network: { mode: 'egress', allow: ['example.com'] } }, 400, 'feature_unavailable'],
-      [{ git_repos: [{ url: 'https://example.com/r.git' }] }, 400, 'feature_unavailable'],
+      [{ git_repos: [{ url: 'ssh://example.com/r.git' }] }, 400, 'invalid_request'],
       [{ surprise: 1 }, 400, 'invalid_request'],
       [{ resources: { memory_mb: 1 } }, 400, 'invalid_request'],
       [{ env: { 'BAD NAME': 'x' } }, 400, 'invalid_request'],

@@ -1,5 +1,26 @@
-import { base64KeySetting, enumSetting, intSetting, secret, textSetting } from '@aibox/platform';
+import { isAbsolute, normalize } from 'node:path';
+
+import { base64KeySetting, enumSetting, intSetting, secret, textSetting, urlSetting } from '@aibox/platform';
 import { z } from 'zod';
+
+import { parseGitHosts, type GitHost } from '../services/git-remote.js';
+
+/** Comma-separated absolute paths, normalized; empty entries are ignored, and an empty value is no path. */
+function pathListSetting(): z.ZodType<readonly string[], string> {
+  return z.string().transform((raw, ctx) => {
+    const entries = raw
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
+    for (const [index, entry] of entries.entries()) {
+      if (!isAbsolute(entry) || entry.includes('\0')) {
+        ctx.addIssue({ code: 'custom', message: `entry ${index + 1} is not an absolute path` });
+        return z.NEVER;
+      }
+    }
+    return entries.map((entry) => normalize(entry).replace(/(.)\/+$/, '$1'));
+  });
+}
 
 /** code-sandbox's own settings, merged into the platform's base settings. */
 export const sandboxConfigSchema = z.object({
@@ -34,6 +55,20 @@ export const sandboxConfigSchema = z.object({
   SANDBOX_FILE_READ_MAX_BYTES: intSetting(1_024, 1_073_741_824).default(8_388_608),
   SANDBOX_FILE_WRITE_MAX_BYTES: intSetting(1_024, 1_073_741_824).default(33_554_432),
   SANDBOX_ARCHIVE_MAX_BYTES: intSetting(1_024, 17_179_869_184).default(268_435_456),
+  /** The largest file copied out as an artifact (S3 caps one object at 5 GiB). */
+  SANDBOX_ARTIFACT_MAX_BYTES: intSetting(1, 5_368_709_120).default(268_435_456),
+  /** Artifacts go to MinIO / any S3 when `S3_ENDPOINT` is set, else to files under the data dir. */
+  S3_ENDPOINT: urlSetting(['http:', 'https:']).optional(),
+  S3_ACCESS_KEY: secret(textSetting().optional()),
+  S3_SECRET_KEY: secret(textSetting().optional()),
+  S3_BUCKET: textSetting().default('aibox'),
+  /**
+   * Host directories under which a spec's `mounts` and `copies` may name sources (comma-separated absolute
+   * paths). Empty: every mount and copy is refused. A denylist applies whatever these allow (README).
+   */
+  SANDBOX_MOUNT_ROOTS: pathListSetting().default([]),
+  /** The most bytes of file content one sandbox's `copies` bring into its workspace together. */
+  SANDBOX_COPY_MAX_BYTES: intSetting(1, 1_099_511_627_776).default(1_073_741_824),
   /** The image of a `docker` / `gvisor` sandbox that names none (`make sandbox-image` builds it). */
   SANDBOX_DEFAULT_IMAGE: textSetting().default('aibox/sandbox:latest'),
   /** The Docker Engine's socket, for the `docker` and `gvisor` runtimes. */
@@ -48,6 +83,23 @@ export const sandboxConfigSchema = z.object({
   SANDBOX_CGROUP_PREFIX: textSetting()
     .refine((value) => /^[a-z0-9][a-z0-9_-]{0,62}$/.test(value), 'must be a simple directory name')
     .default('aibox-sandbox'),
+  /**
+   * Hosts `git_repos` may clone from, `host` (on the scheme's default port) or `host:port`, comma-separated;
+   * http is allowed to these only. Empty: any https host whose resolved addresses are all public.
+   */
+  SANDBOX_GIT_ALLOWED_HOSTS: z
+    .string()
+    .transform((raw, ctx): readonly GitHost[] => {
+      const hosts = parseGitHosts(raw);
+      if (typeof hosts !== 'string') return hosts;
+      ctx.addIssue({ code: 'custom', message: hosts });
+      return z.NEVER;
+    })
+    .default([]),
+  /** Bytes one repository's clone may download, and bytes it may write (objects and checkout). */
+  SANDBOX_GIT_MAX_BYTES: intSetting(1_048_576, 68_719_476_736).default(1_073_741_824),
+  /** One repository's clone; the pipeline's own timeout bounds it too. */
+  SANDBOX_GIT_CLONE_TIMEOUT_S: intSetting(1, 3_600).default(300),
 });
 
 export type SandboxConfigSchema = typeof sandboxConfigSchema;

@@ -17,7 +17,10 @@ export type SandboxErrorCode =
   | 'path_is_directory'
   | 'path_not_directory'
   | 'file_too_large'
-  | 'archive_invalid';
+  | 'archive_invalid'
+  | 'mount_not_allowed'
+  | 'mount_source_invalid'
+  | 'git_url_refused';
 
 function described(message: string, httpStatus: number, grpcStatus: GrpcStatus): ErrorDescription {
   return { message, httpStatus, grpcStatus };
@@ -61,6 +64,20 @@ export function describeSandboxError(code: SandboxErrorCode): ErrorDescription {
       return described('The file is larger than this call allows', 413, GrpcStatus.RESOURCE_EXHAUSTED);
     case 'archive_invalid':
       return described('The archive cannot be unpacked into the workspace', 400, GrpcStatus.INVALID_ARGUMENT);
+    case 'mount_not_allowed':
+      return described(
+        'This host path may not be mounted or copied into a sandbox',
+        403,
+        GrpcStatus.PERMISSION_DENIED,
+      );
+    case 'mount_source_invalid':
+      return described(
+        'The host path to mount or copy is missing or of the wrong kind',
+        400,
+        GrpcStatus.INVALID_ARGUMENT,
+      );
+    case 'git_url_refused':
+      return described('This service does not clone from that URL', 400, GrpcStatus.INVALID_ARGUMENT);
   }
 }
 

@@ -7,6 +7,7 @@ import Docker from 'dockerode';
 import { SandboxError } from '../errors/sandbox.error.js';
 import { readExitCode } from './exec-files.js';
 import { endOrTimeout } from './exec-timeout.js';
+import { closeAll, openHostBinds } from './host-source.js';
 import type { ProcessRuntimeLogger } from './process.runtime.js';
 import type {
   ExecEnd,
@@ -138,6 +139,7 @@ done
 
 export class DockerRuntime implements SandboxRuntime {
   readonly name: 'docker' | 'gvisor';
+  readonly programUid = SANDBOX_UID;
 
   private readonly docker: Docker;
   private readonly image: string;
@@ -179,6 +181,8 @@ export class DockerRuntime implements SandboxRuntime {
     const state = await inspectState(container);
     if (state === 'running') return;
     if (state === 'missing') {
+      // Docker binds by path: each mount source must still be the directory accepted, right before it does.
+      await closeAll((await openHostBinds(sandbox.binds ?? [])).values());
       try {
         await this.docker.createContainer(this.containerSpec(sandbox));
       } catch (error) {
@@ -301,6 +305,14 @@ export class DockerRuntime implements SandboxRuntime {
           `${sandbox.workspaceDir}:/workspace:rw`,
           ...EXEC_MOUNTS.map(([name, inside]) => `${join(sandboxDir, name)}:${inside}:rw`),
         ],
+        // The spec's mounts and the credential files: structured, so no character of a path is misread.
+        Mounts: (sandbox.binds ?? []).map((bind) => ({
+          Type: 'bind' as const,
+          Source: bind.source,
+          Target: bind.target,
+          ReadOnly: !bind.writable,
+          BindOptions: { Propagation: 'rprivate' as const },
+        })),
         // tini is the image's entrypoint; a second init would only sit in between.
         Init: false,
         RestartPolicy: { Name: 'no' },

@@ -20,11 +20,13 @@ import { promisify } from 'node:util';
 import { SandboxError } from '../errors/sandbox.error.js';
 import { readExitCode } from './exec-files.js';
 import { endOrTimeout } from './exec-timeout.js';
+import { closeAll, openHostBinds } from './host-source.js';
 import type {
   ExecEnd,
   ExecHandle,
   ExecStart,
   RuntimeAvailability,
+  RuntimeBind,
   RuntimeSandbox,
   SandboxResources,
   SandboxRuntime,
@@ -154,6 +156,12 @@ const GENERATED_ETC = [
 ] as const;
 
 /**
+ * Mount sources reach bwrap as descriptors from here on (`--ro-bind-fd`), after the generated /etc files: the
+ * directory checked is the one bound, whatever its path leads to by then. bwrap closes each once mounted.
+ */
+const FIRST_BIND_FD = 7;
+
+/**
  * Runs inside the sandbox as `sh -c <script> sh <argv…>`. `env` runs the argv as a program (never a shell
  * builtin or keyword); the status is written under a temporary name and renamed, so a reader sees all or nothing.
  */
@@ -238,9 +246,15 @@ export class ProcessRuntime implements SandboxRuntime {
     if (exec.stdin !== undefined) await writeFile(join(exec.dir, 'stdin'), exec.stdin);
     await writeFile(join(exec.dir, 'stdout'), '');
 
-    const args = this.bwrapArgs(sandbox, exec, layout, groups.enforced);
+    const binds = sandbox.binds ?? [];
+    const held = await openHostBinds(binds);
+    const bindFds = new Map([...held.keys()].map((bind, index) => [bind, FIRST_BIND_FD + index] as const));
+    const args = this.bwrapArgs(sandbox, exec, layout, groups.enforced, bindFds);
     // bwrap's own complaints (a missing cwd, a failed mount) land in the exec's stderr, where a caller looks.
-    const stderr = await open(join(exec.dir, 'stderr'), 'w');
+    const stderr = await open(join(exec.dir, 'stderr'), 'w').catch(async (error: unknown) => {
+      await closeAll(held.values());
+      throw error;
+    });
     let child: ChildProcess;
     let started: Promise<void>;
     let exited: Promise<void>;
@@ -251,7 +265,13 @@ export class ProcessRuntime implements SandboxRuntime {
         {
           // Its own session and process group, no pipe to this process: the exec outlives the service.
           detached: true,
-          stdio: ['ignore', 'ignore', stderr.fd],
+          stdio: [
+            'ignore',
+            'ignore',
+            stderr.fd,
+            ...Array.from({ length: FIRST_BIND_FD - 3 }, () => 'ignore' as const),
+            ...[...held.values()].map((handle) => handle.fd),
+          ],
           cwd: '/',
           env: { PATH: HOST_PATH, [MARKER]: `${sandbox.id}/${exec.execId}` },
         },
@@ -268,10 +288,14 @@ export class ProcessRuntime implements SandboxRuntime {
           resolve();
         }),
       );
+    } catch (error: unknown) {
+      await closeAll(held.values());
+      throw error;
     } finally {
       await stderr.close();
     }
-    await started;
+    // The child holds its own copies once spawned (or failed to spawn).
+    await started.finally(() => closeAll(held.values()));
     child.on('error', (error) => {
       this.logger.warn({ err: error, execId: exec.execId }, 'exec wrapper error');
     });
@@ -399,6 +423,7 @@ export class ProcessRuntime implements SandboxRuntime {
     exec: ExecStart,
     layout: readonly string[],
     enforced: ReadonlySet<Limit>,
+    bindFds: ReadonlyMap<RuntimeBind, number>,
   ): string[] {
     const { resources } = sandbox;
     const diskBytes = String(resources.diskMb * MIB);
@@ -440,6 +465,11 @@ export class ProcessRuntime implements SandboxRuntime {
       '--bind',
       exec.dir,
       EXEC_DIR_INSIDE,
+      ...(sandbox.binds ?? []).flatMap((bind) => {
+        const fd = bindFds.get(bind);
+        if (fd !== undefined) return [bind.writable ? '--bind-fd' : '--ro-bind-fd', String(fd), bind.target];
+        return [bind.writable ? '--bind' : '--ro-bind', bind.source, bind.target];
+      }),
       // Last: the mounts above create their mount points in the root tmpfs first.
       '--remount-ro',
       '/',

@@ -18,6 +18,23 @@ export interface RuntimeSandbox {
   readonly env: Readonly<Record<string, string>>;
   /** The container image (`docker`, `gvisor`); the runtime's default when absent. `process` takes none. */
   readonly image?: string;
+  /** Host directories bound into the sandbox, in this order (none when absent). */
+  readonly binds?: readonly RuntimeBind[];
+}
+
+/** A host directory bound into a sandbox. */
+export interface RuntimeBind {
+  /** An absolute host path with no symlink in it. */
+  readonly source: string;
+  /** Absolute, inside the sandbox. */
+  readonly target: string;
+  readonly writable: boolean;
+  /**
+   * `host`: a directory of the host named in the spec. It must still be the very directory checked when the
+   * sandbox was accepted: the runtime opens it and refuses it when its path now leads elsewhere (a symlink
+   * swapped in since), and binds what it opened where it can. `service`: one the service made for the sandbox.
+   */
+  readonly origin: 'host' | 'service';
 }
 
 /** One program run in a sandbox. Its output and exit code go to files in `dir` on the host. */
@@ -59,6 +76,11 @@ export type RuntimeAvailability = { readonly ok: true } | { readonly ok: false; 
  */
 export interface SandboxRuntime {
   readonly name: RuntimeName;
+  /**
+   * The host uid its programs run as, when that is not the service's own: files the service hands them (copies
+   * into the workspace, credential files) are given to it. Absent: programs act as the service's user.
+   */
+  readonly programUid?: number;
   /** Whether this machine can run it (a binary missing, a daemon down); checked at start and on `/readyz`. */
   available(): Promise<RuntimeAvailability>;
   /** Prepares the sandbox (resource controls, anything long-lived); idempotent. */

@@ -16,7 +16,17 @@ export class SandboxDirs {
     return join(this.root, id, 'execs', execId);
   }
 
+  /** Credential files (`as_file`), bound read-only at `/run/secrets`; outside the workspace on purpose. */
+  secrets(id: string): string {
+    return join(this.root, id, 'secrets');
+  }
+
   script(id: string, index: number): string {
     return join(this.root, id, 'provisioning', String(index));
+  }
+
+  /** Where repositories are cloned before they move into the workspace: beside it, out of the sandbox's reach. */
+  gitStaging(id: string): string {
+    return join(this.root, id, 'git-staging');
   }
 }

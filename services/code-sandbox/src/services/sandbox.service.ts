@@ -3,9 +3,9 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { newTurnId, type Principal } from '@aibox/identity';
-import { PlatformError, type Logger } from '@aibox/platform';
+import { PlatformError, ServiceError, type Logger } from '@aibox/platform';
 
-import { parseSelector, type SandboxSpecBody } from '../dtos/sandbox.dto.js';
+import { credentialFilePath, parseSelector, type SandboxSpecBody } from '../dtos/sandbox.dto.js';
 import { SandboxError } from '../errors/sandbox.error.js';
 import type { ExecRepository } from '../repositories/exec.repository.js';
 import type { SandboxState } from '../repositories/sandbox-schema.js';
@@ -13,6 +13,9 @@ import type { SandboxQuota, SandboxRepository, SandboxRow } from '../repositorie
 import { openExecFile } from '../runtimes/exec-files.js';
 import type { RuntimeName, RuntimeSandbox, SandboxRuntime } from '../runtimes/sandbox-runtime.js';
 import type { EventHub } from './event-hub.js';
+import { describeClones, GitCloneFailure, type GitRepoSpec, type RepositoryCloner } from './git-clone.js';
+import { CopyFailed, CopyTooLarge } from './host-copy.js';
+import { ProvisioningInputs, type SandboxCopy, type SandboxMount } from './provisioning-inputs.js';
 import type { OwnedSandbox, SandboxAccess } from './sandbox-access.js';
 import type { SandboxDirs } from './sandbox-dirs.js';
 
@@ -44,8 +47,17 @@ export interface SandboxSpec {
   readonly idle_ttl_s: number | null;
   readonly network: { mode: 'none' };
   readonly env: Readonly<Record<string, string>>;
-  /** Credentials injected as environment variables: ids only; values are decrypted when a program starts. */
-  readonly credentials: readonly { id: string; as_env: string }[];
+  /**
+   * The owner's credentials, by id only: `as_env` is decrypted into each program's environment when it
+   * starts; `as_file` (`/run/secrets/<name>`) into a read-only file by InjectCredentials and on start.
+   */
+  readonly credentials: readonly { id: string; as_env?: string; as_file?: string }[];
+  /** Host directories bound in, by their real paths; absent in sandboxes stored before mounts existed. */
+  readonly mounts?: readonly SandboxMount[];
+  /** Host content MountLocalDirs copies into the workspace; absent likewise. */
+  readonly copies?: readonly SandboxCopy[];
+  /** Cloned by CloneRepositories; a credential by id only. */
+  readonly git_repos: readonly GitRepoSpec[];
   readonly provisioning_scripts: readonly { name: string; run: string; timeout_s: number }[];
   readonly agent: { provider: 'none' };
 }
@@ -78,6 +90,19 @@ class StepFailure extends Error {
   ) {
     super(message);
   }
+}
+
+/** Refusals of host inputs met while provisioning, as the step's failure; anything else as it is. */
+function stepFailureOf(error: unknown): unknown {
+  if (error instanceof CopyTooLarge) return new StepFailure('copy_too_large', error.message);
+  if (error instanceof CopyFailed) return new StepFailure('copy_failed', error.message);
+  if (
+    error instanceof SandboxError &&
+    (error.code === 'mount_not_allowed' || error.code === 'mount_source_invalid')
+  ) {
+    return new StepFailure(error.code, error.message);
+  }
+  return error;
 }
 
 const SCRIPT_TIMEOUT_S = 300;
@@ -160,6 +185,8 @@ export class SandboxService implements SandboxAccess {
     private readonly defaults: SandboxDefaults,
     private readonly credentials: CredentialResolver,
     private readonly logger: Logger,
+    private readonly repositories: RepositoryCloner,
+    private readonly inputs: ProvisioningInputs,
   ) {}
 
   /**
@@ -168,7 +195,10 @@ export class SandboxService implements SandboxAccess {
    */
   async runtimeSandboxWithSecrets(row: SandboxRow): Promise<RuntimeSandbox> {
     const target = this.runtimeSandbox(row);
-    const wanted = (row.spec as SandboxSpec).credentials;
+    this.inputs.checkMounts((row.spec as SandboxSpec).mounts ?? []);
+    const wanted = (row.spec as SandboxSpec).credentials.filter(
+      (credential) => credential.as_env !== undefined,
+    );
     if (wanted.length === 0) return target;
     const resolved = await this.credentials.resolveForSandbox(
       row.tenant_id,
@@ -179,7 +209,7 @@ export class SandboxService implements SandboxAccess {
     const env: Record<string, string> = { ...target.env };
     for (const credential of wanted) {
       const value = values.get(credential.id);
-      if (value !== undefined) env[credential.as_env] = value;
+      if (value !== undefined && credential.as_env !== undefined) env[credential.as_env] = value;
     }
     return { ...target, env };
   }
@@ -189,7 +219,7 @@ export class SandboxService implements SandboxAccess {
     body: SandboxSpecBody,
     idempotencyKey: string | undefined,
   ): Promise<SandboxView> {
-    const spec = this.accept(body);
+    const spec = await this.withHostInputs(this.accept(body), body);
     await this.requireRuntime(spec.runtime);
     const requestHash =
       idempotencyKey === undefined ? null : createHash('sha256').update(JSON.stringify(body)).digest('hex');
@@ -277,6 +307,7 @@ export class SandboxService implements SandboxAccess {
     if (row.state === 'stopped') return sandboxView(row);
     if (row.state !== 'ready') throw new SandboxError('sandbox_not_ready', `it is ${row.state}`);
     await this.killExecs(principal.tid, row);
+    await this.inputs.clearCredentialFiles(id);
     await this.emitState(principal.tid, id, 'stopped');
     return sandboxView({ ...row, state: 'stopped' });
   }
@@ -285,6 +316,7 @@ export class SandboxService implements SandboxAccess {
     const row = await this.visible(principal, id);
     if (row.state === 'ready') return sandboxView(row);
     if (row.state !== 'stopped') throw new SandboxError('sandbox_not_ready', `it is ${row.state}`);
+    await this.writeCredentialFiles(row);
     await this.runtimeOf(row).create(this.runtimeSandbox(row));
     await this.emitState(principal.tid, id, 'ready');
     return sandboxView({ ...row, state: 'ready' });
@@ -331,6 +363,7 @@ export class SandboxService implements SandboxAccess {
       },
       env: spec.env,
       ...(spec.image === null ? {} : { image: spec.image }),
+      binds: this.inputs.binds(row.id, spec.mounts ?? [], spec.credentials),
     };
   }
 
@@ -402,12 +435,6 @@ export class SandboxService implements SandboxAccess {
     }
     if (body.network?.mode === 'egress')
       unavailable('network egress is not available yet; sandboxes have no network');
-    if ((body.credentials ?? []).some((credential) => credential.as_file !== undefined)) {
-      unavailable('credentials as files are not available yet; use as_env');
-    }
-    if ((body.git_repos ?? []).length > 0) unavailable('git_repos are not available yet');
-    if ((body.mounts ?? []).length > 0) unavailable('mounts are not available yet');
-    if ((body.copies ?? []).length > 0) unavailable('copies are not available yet');
     return {
       name: body.name ?? 'sandbox',
       labels: body.labels ?? {},
@@ -423,10 +450,12 @@ export class SandboxService implements SandboxAccess {
       idle_ttl_s: body.idle_ttl_s ?? null,
       network: { mode: 'none' },
       env: body.env ?? {},
-      credentials: (body.credentials ?? []).map((credential) => ({
-        id: credential.id,
-        as_env: credential.as_env ?? '',
-      })),
+      credentials: (body.credentials ?? []).map((credential) =>
+        credential.as_file === undefined
+          ? { id: credential.id, as_env: credential.as_env ?? '' }
+          : { id: credential.id, as_file: credentialFilePath(credential.as_file) },
+      ),
+      git_repos: this.repositories.accept(body.git_repos ?? []),
       provisioning_scripts: (body.provisioning_scripts ?? []).map((script) => ({
         name: script.name,
         run: script.run,
@@ -525,25 +554,79 @@ export class SandboxService implements SandboxAccess {
         if (spec.credentials.length === 0) return { status: 'skipped', message: 'no credentials' };
         await this.resolveCredentials(tenantId, id, spec);
         return { status: 'completed', message: `${String(spec.credentials.length)} credential(s) found` };
-      case 'InjectCredentials':
+      case 'InjectCredentials': {
         if (spec.credentials.length === 0) return { status: 'skipped', message: 'no credentials' };
+        const row = await this.sandboxes.get(tenantId, id);
+        if (row === undefined) throw new StepFailure('sandbox_unknown', 'the sandbox disappeared');
+        // A credential gone or unreadable since ResolveCredentials fails the step with its code.
+        const files = await this.writeCredentialFiles(row).catch((error: unknown) => {
+          throw error instanceof ServiceError ? new StepFailure(String(error.code), error.message) : error;
+        });
+        const envs = spec.credentials.flatMap((credential) =>
+          credential.as_env === undefined ? [] : [credential.as_env],
+        );
         return {
           status: 'completed',
-          message: `injected as ${spec.credentials.map((credential) => credential.as_env).join(', ')} into every program`,
+          message: [
+            ...(envs.length === 0 ? [] : [`${envs.join(', ')} in every program's environment`]),
+            ...(files.length === 0 ? [] : [`${files.join(', ')} as read-only files`]),
+          ].join('; '),
         };
+      }
       case 'CreateSandbox':
         // Only the service's user may enter: a program in the sandbox runs as root on the host's side of its
         // user namespace, so a setuid file it leaves in the workspace must be out of other users' reach.
         await mkdir(this.dirs.sandbox(id), { recursive: true, mode: 0o700 });
         await mkdir(target.workspaceDir, { recursive: true, mode: 0o700 });
-        await runtime.create(target);
+        if (spec.credentials.some((credential) => credential.as_file !== undefined)) {
+          await this.inputs.prepareCredentialFiles(id, runtime.programUid);
+        }
+        // A container runtime binds the mounts now, after checking each source is still what was accepted.
+        await runtime.create(target).catch((error: unknown) => {
+          throw stepFailureOf(error);
+        });
         return { status: 'completed', message: 'workspace and resource limits created' };
       case 'StartSandbox':
         return { status: 'completed', message: 'execs start on demand in fresh namespaces' };
-      case 'MountLocalDirs':
-        return { status: 'skipped', message: 'no mounts' };
-      case 'CloneRepositories':
-        return { status: 'skipped', message: 'no repositories' };
+      case 'MountLocalDirs': {
+        const mounts = spec.mounts ?? [];
+        const copies = spec.copies ?? [];
+        if (mounts.length === 0 && copies.length === 0) {
+          return { status: 'skipped', message: 'no mounts or copies' };
+        }
+        const uid = runtime.programUid;
+        const message = await this.inputs
+          .mountLocalDirs(
+            mounts,
+            copies,
+            target.workspaceDir,
+            uid === undefined ? undefined : { uid, gid: uid },
+          )
+          .catch((error: unknown) => {
+            throw stepFailureOf(error);
+          });
+        return { status: 'completed', message };
+      }
+      case 'CloneRepositories': {
+        if (spec.git_repos.length === 0) return { status: 'skipped', message: 'no repositories' };
+        const row = await this.sandboxes.get(tenantId, id);
+        if (row === undefined) throw new StepFailure('sandbox_unknown', 'the sandbox disappeared');
+        try {
+          const cloned = await this.repositories.clone({
+            tenantId,
+            userId: row.user_id,
+            sandboxId: id,
+            workspaceDir: target.workspaceDir,
+            runtime: spec.runtime,
+            repos: spec.git_repos,
+            signal: deadline,
+          });
+          return { status: 'completed', message: describeClones(cloned) };
+        } catch (error: unknown) {
+          if (error instanceof GitCloneFailure) throw new StepFailure(error.code, error.message);
+          throw error;
+        }
+      }
       case 'SetupAgentFs':
       case 'StartAgent':
         return { status: 'skipped', message: 'no coding agent' };
@@ -570,6 +653,38 @@ export class SandboxService implements SandboxAccess {
         error instanceof Error ? error.message : 'a credential cannot be used',
       );
     }
+  }
+
+  /** The spec with its mounts and copies, their host sources checked and resolved (refusals are 4xx). */
+  private async withHostInputs(spec: SandboxSpec, body: SandboxSpecBody): Promise<SandboxSpec> {
+    const mounts = await this.inputs.acceptMounts(body.mounts);
+    const copies = await this.inputs.acceptCopies(body.copies);
+    return { ...spec, mounts, copies };
+  }
+
+  /**
+   * Decrypts the owner's `as_file` credentials into the sandbox's credential files (InjectCredentials, and
+   * start after a stop removed them); the paths inside, as written.
+   */
+  private async writeCredentialFiles(row: SandboxRow): Promise<string[]> {
+    const files = (row.spec as SandboxSpec).credentials.flatMap((credential) =>
+      credential.as_file === undefined ? [] : [{ id: credential.id, path: credential.as_file }],
+    );
+    if (files.length === 0) return [];
+    const resolved = await this.credentials.resolveForSandbox(
+      row.tenant_id,
+      row.user_id,
+      files.map((file) => file.id),
+    );
+    const values = new Map(resolved.map((credential) => [credential.id, credential.value]));
+    const written = files.flatMap((file) => {
+      const value = values.get(file.id);
+      return value === undefined
+        ? []
+        : [{ path: file.path, name: ProvisioningInputs.fileName(file.path), value }];
+    });
+    await this.inputs.writeCredentialFiles(row.id, written, this.runtimeOf(row).programUid);
+    return written.map((file) => file.path);
   }
 
   private async withSecrets(tenantId: string, id: string, target: RuntimeSandbox): Promise<RuntimeSandbox> {

@@ -507,4 +507,47 @@ describe.each(anchors)('WorkspaceFiles (%s anchoring)', (anchor) => {
       expect((await stat(join(ws, 'bin'))).mode & 0o7777).toBe(0o750);
     });
   });
+
+  describe('moveIn', () => {
+    async function prepared(): Promise<string> {
+      const source = join(root, `staged-${randomBytes(4).toString('hex')}`);
+      await mkdir(join(source, 'sub'), { recursive: true });
+      await writeFile(join(source, 'sub', 'file'), 'moved');
+      await symlink(join(outside, 'secret.txt'), join(source, 'escape'));
+      return source;
+    }
+
+    it('moves a prepared directory to a new place, creating its parents, links kept as links', async () => {
+      const source = await prepared();
+      expect(await files.moveIn(ws, 'libs/app', source)).toBe('/workspace/libs/app');
+      expect(existsSync(source)).toBe(false);
+      expect(await treeOf(ws)).toEqual({
+        libs: 'dir',
+        'libs/app': 'dir',
+        'libs/app/escape': `link:${join(outside, 'secret.txt')}`,
+        'libs/app/sub': 'dir',
+        'libs/app/sub/file': `file:${Buffer.from('moved').toString('base64')}`,
+      });
+      await outsideUntouched();
+    });
+
+    it('refuses a place that exists, a dangling symlink included, and never goes through a symlink', async () => {
+      await mkdir(join(ws, 'taken'));
+      await symlink(join(outside, 'new-dir'), join(ws, 'dangling'));
+      await symlink(outside, join(ws, 'through'));
+      for (const [dest, code] of [
+        ['taken', 'path_invalid'],
+        ['dangling', 'path_invalid'],
+        ['through/app', 'path_invalid'],
+        ['../app', 'path_invalid'],
+      ] as const) {
+        const source = await prepared();
+        await expect(files.moveIn(ws, dest, source), dest).rejects.toMatchObject({ code });
+        expect(existsSync(join(source, 'sub', 'file'))).toBe(true);
+      }
+      expect(await readdir(join(ws, 'taken'))).toEqual([]);
+      expect(existsSync(join(outside, 'new-dir'))).toBe(false);
+      await outsideUntouched();
+    });
+  });
 });

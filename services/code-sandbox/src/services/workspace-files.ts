@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync, type Stats } from 'node:fs';
 import {
+  lchown,
   lstat,
   mkdir,
   open,
@@ -93,11 +94,29 @@ export interface WrittenFile {
   readonly size: number;
 }
 
+/** Who files handed to a sandbox's programs belong to on the host. */
+export interface FileOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
 export interface Unpacked {
   /** Regular files written. */
   readonly files: number;
   /** Their bytes. */
   readonly bytes: number;
+}
+
+/** A regular file of the workspace, open for reading (see `WorkspaceFiles.withFile`). */
+export interface OpenWorkspaceFile {
+  /** As the sandbox sees it, `/workspace/…`. */
+  readonly path: string;
+  /** Its last segment. */
+  readonly name: string;
+  /** Its size when it was opened. */
+  readonly size: number;
+  /** Its bytes from the start, from the open file: a rename or a link put at its path meanwhile changes nothing. */
+  content(): Readable;
 }
 
 export interface ReadOptions {
@@ -388,37 +407,56 @@ export class WorkspaceFiles {
   }
 
   async read(workspaceDir: string, path: string, options: ReadOptions = {}): Promise<FileSlice> {
-    const segments = this.resolve(path);
-    const name = segments.at(-1);
-    if (name === undefined) throw new SandboxError('path_is_directory', WORKSPACE);
-    return this.inWorkspace(workspaceDir, segments.slice(0, -1), false, async (parent) => {
-      const handle = await this.openFile(parent, name, O_RDONLY);
+    return this.inRegularFile(workspaceDir, path, async (handle, stats, segments) => {
+      const offset = options.offset ?? 0;
+      const available = Math.max(0, stats.size - offset);
+      const max = this.limits.maxReadBytes;
+      if (options.length === undefined && available > max) {
+        throw new SandboxError(
+          'file_too_large',
+          `${shown(segments)} is ${stats.size} bytes; read at most ${max} bytes at a time with offset and length`,
+        );
+      }
+      const wanted = Math.min(options.length ?? available, available, max);
+      const content = Buffer.alloc(wanted);
+      let filled = 0;
+      while (filled < wanted) {
+        const { bytesRead } = await handle.read(content, filled, wanted - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return { content: content.subarray(0, filled), size: stats.size, offset };
+    });
+  }
+
+  /**
+   * Opens a regular file of the workspace for reading exactly as `read` does, and hands it to `use` to be
+   * streamed from its start. The file is closed once `use` settles, so `use` must be done with its streams.
+   */
+  async withFile<T>(
+    workspaceDir: string,
+    path: string,
+    use: (file: OpenWorkspaceFile) => Promise<T>,
+  ): Promise<T> {
+    return this.inRegularFile(workspaceDir, path, async (handle, stats, segments) => {
+      const streams: Readable[] = [];
       try {
-        const stats = await handle.stat();
-        if (stats.isDirectory()) throw new SandboxError('path_is_directory', shown(segments));
-        if (!stats.isFile()) {
-          throw new SandboxError('path_invalid', `${shown(segments)} is not a regular file`);
-        }
-        const offset = options.offset ?? 0;
-        const available = Math.max(0, stats.size - offset);
-        const max = this.limits.maxReadBytes;
-        if (options.length === undefined && available > max) {
-          throw new SandboxError(
-            'file_too_large',
-            `${shown(segments)} is ${stats.size} bytes; read at most ${max} bytes at a time with offset and length`,
-          );
-        }
-        const wanted = Math.min(options.length ?? available, available, max);
-        const content = Buffer.alloc(wanted);
-        let filled = 0;
-        while (filled < wanted) {
-          const { bytesRead } = await handle.read(content, filled, wanted - filled, offset + filled);
-          if (bytesRead === 0) break;
-          filled += bytesRead;
-        }
-        return { content: content.subarray(0, filled), size: stats.size, offset };
+        return await use({
+          path: shown(segments),
+          name: segments.at(-1) ?? '',
+          size: stats.size,
+          content: () => {
+            const stream = handle.createReadStream({
+              start: 0,
+              autoClose: false,
+              highWaterMark: CHUNK_BYTES,
+            });
+            streams.push(stream);
+            return stream;
+          },
+        });
       } finally {
-        await handle.close();
+        for (const stream of streams) stream.destroy();
       }
     });
   }
@@ -564,6 +602,147 @@ export class WorkspaceFiles {
         await this.discard(dest, stagingName);
       }
     });
+  }
+
+  /**
+   * Moves `source`, a directory the service prepared outside the workspace on the same file system, to
+   * `path`, which must not exist yet. Missing parents are created (and given to `owner` when set). Nothing is
+   * followed on the way: the parents are opened one component at a time like every other call, and the place
+   * is taken with `mkdir` (which fails on anything there, a dangling symlink included) before `source` is
+   * renamed over that empty directory. A symlink inside `source` moves as a link.
+   */
+  async moveIn(
+    workspaceDir: string,
+    path: string,
+    source: string,
+    options: { owner?: { uid: number; gid: number } } = {},
+  ): Promise<string> {
+    const segments = this.resolve(path);
+    const name = segments.at(-1);
+    if (name === undefined) throw new SandboxError('path_invalid', 'the workspace root exists already');
+    const root = await this.openRoot(workspaceDir);
+    const opened: Dir[] = [];
+    try {
+      let parent = root;
+      for (const segment of segments.slice(0, -1)) {
+        const created = await mkdir(at(parent, segment), 0o755).then(
+          () => true,
+          (error: unknown) => {
+            if (errnoOf(error) === 'EEXIST') return false;
+            throw pathError(error, [...parent.segments, segment]);
+          },
+        );
+        parent = await this.openDirectory(parent, segment);
+        opened.push(parent);
+        if (created && options.owner !== undefined) {
+          await parent.handle.chown(options.owner.uid, options.owner.gid);
+        }
+      }
+      await mkdir(at(parent, name), 0o700).catch((error: unknown) => {
+        if (errnoOf(error) === 'EEXIST') {
+          throw new SandboxError('path_invalid', `${shown(segments)} exists already`);
+        }
+        throw pathError(error, segments);
+      });
+      await rename(source, at(parent, name)).catch(async (error: unknown) => {
+        // The placeholder only; if something got into it meanwhile, it stays for the sandbox's cleanup.
+        await rmdir(at(parent, name)).catch(() => undefined);
+        throw pathError(error, segments);
+      });
+      return shown(segments);
+    } finally {
+      for (const dir of opened.reverse()) await dir.handle.close();
+      await root.handle.close();
+    }
+  }
+
+  /** A regular file of the workspace, open for reading; a directory, fifo, device or symlink is refused. */
+  private async inRegularFile<T>(
+    workspaceDir: string,
+    path: string,
+    use: (handle: FileHandle, stats: Stats, segments: readonly string[]) => Promise<T>,
+  ): Promise<T> {
+    const segments = this.resolve(path);
+    const name = segments.at(-1);
+    if (name === undefined) throw new SandboxError('path_is_directory', WORKSPACE);
+    return this.inWorkspace(workspaceDir, segments.slice(0, -1), false, async (parent) => {
+      const handle = await this.openFile(parent, name, O_RDONLY);
+      try {
+        const stats = await handle.stat();
+        if (stats.isDirectory()) throw new SandboxError('path_is_directory', shown(segments));
+        if (!stats.isFile()) {
+          throw new SandboxError('path_invalid', `${shown(segments)} is not a regular file`);
+        }
+        return await use(handle, stats, segments);
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  /**
+   * Creates the directory and any missing parents (an existing one is kept), never through a symlink; with
+   * `owner`, every directory along the path is given to it.
+   */
+  async makeDirectory(workspaceDir: string, path: string, owner?: FileOwner): Promise<void> {
+    const segments = this.resolve(path);
+    for (let depth = owner === undefined ? segments.length : 1; depth <= segments.length; depth += 1) {
+      await this.inWorkspace(workspaceDir, segments.slice(0, depth), true, async (dir) => {
+        if (owner !== undefined) await dir.handle.chown(owner.uid, owner.gid);
+      });
+    }
+  }
+
+  /**
+   * Gives a file, symlink or directory tree of the workspace to `owner` (the link itself, never its target),
+   * opening each directory without following links.
+   */
+  async chownTree(workspaceDir: string, path: string, owner: FileOwner): Promise<void> {
+    const segments = this.resolve(path);
+    const name = segments.at(-1);
+    if (name === undefined) {
+      await this.inWorkspace(workspaceDir, [], false, async (root) => {
+        await root.handle.chown(owner.uid, owner.gid);
+        await this.chownBelow(root, owner, 1);
+      });
+      return;
+    }
+    await this.inWorkspace(workspaceDir, segments.slice(0, -1), false, (parent) =>
+      this.chownEntry(parent, name, owner, 1),
+    );
+  }
+
+  private async chownBelow(dir: Dir, owner: FileOwner, depth: number): Promise<void> {
+    if (depth > MAX_TREE_DEPTH) {
+      throw new SandboxError(
+        'path_invalid',
+        `${shown(dir.segments)} is nested deeper than ${MAX_TREE_DEPTH} levels`,
+      );
+    }
+    for (const name of await readdir(dir.base)) await this.chownEntry(dir, name, owner, depth + 1);
+  }
+
+  private async chownEntry(dir: Dir, name: string, owner: FileOwner, depth: number): Promise<void> {
+    const stats = await lstatOrNothing(at(dir, name));
+    try {
+      if (stats?.isDirectory() === true) {
+        await this.inDir(dir, [name], false, async (child) => {
+          await child.handle.chown(owner.uid, owner.gid);
+          await this.chownBelow(child, owner, depth);
+        });
+      } else if (stats?.isSymbolicLink() === true) {
+        await lchown(at(dir, name), owner.uid, owner.gid);
+      } else if (stats?.isFile() === true) {
+        const handle = await this.openFile(dir, name, O_RDONLY);
+        try {
+          await handle.chown(owner.uid, owner.gid);
+        } finally {
+          await handle.close();
+        }
+      }
+    } catch (error: unknown) {
+      if (!vanished(error)) throw error;
+    }
   }
 
   private async openRoot(workspaceDir: string): Promise<Dir> {
