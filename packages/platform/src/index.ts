@@ -68,6 +68,7 @@ export { HealthController } from './health/health.controller.js';
 export type { NotReadyBody, ReadyBody } from './health/health.controller.js';
 export {
   provideReadinessCheck,
+  provideReadinessDetail,
   Readiness,
   READINESS_CHECK_TIMEOUT_MS,
   READINESS_CHECKS,
@@ -77,6 +78,8 @@ export type {
   CheckStatus,
   ReadinessCheck,
   ReadinessCheckFactory,
+  ReadinessDetail,
+  ReadinessDetailFactory,
   ReadinessListener,
   ReadinessReport,
 } from './health/readiness.js';

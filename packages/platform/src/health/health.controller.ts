@@ -9,6 +9,7 @@ import { READINESS_CHECKS, type CheckStatus, type Readiness } from './readiness.
 export interface ReadyBody {
   status: 'ready';
   checks: Record<string, CheckStatus>;
+  details?: Record<string, unknown>;
 }
 
 export interface NotReadyBody {
@@ -16,6 +17,7 @@ export interface NotReadyBody {
   code: 'not_ready';
   draining: boolean;
   checks: Record<string, CheckStatus>;
+  details?: Record<string, unknown>;
 }
 
 function notReadyMessage(draining: boolean, checks: Record<string, CheckStatus>): string {
@@ -47,8 +49,9 @@ export class HealthController {
   @Get('readyz')
   async readyz(@Res({ passthrough: true }) reply: FastifyReply): Promise<ReadyBody | NotReadyBody> {
     const report = await this.readiness.evaluate();
+    const details = report.details === undefined ? {} : { details: report.details };
     if (report.ready) {
-      return { status: 'ready', checks: report.checks };
+      return { status: 'ready', checks: report.checks, ...details };
     }
     void reply.code(503);
     return {
@@ -56,6 +59,7 @@ export class HealthController {
       code: 'not_ready',
       draining: report.draining,
       checks: report.checks,
+      ...details,
     };
   }
 

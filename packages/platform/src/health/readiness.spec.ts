@@ -27,6 +27,30 @@ describe('Readiness', () => {
     expect(failures.sort()).toEqual(['cache failed', 'objects timed_out', 'vectors failed']);
   });
 
+  it('reports details without letting them decide readiness', async () => {
+    const readiness = new Readiness(() => undefined, 50);
+    readiness.add({ name: 'sql', check: () => Promise.resolve() });
+    readiness.addDetail({
+      name: 'runtimes',
+      describe: () => Promise.resolve({ process: { available: false, reason: 'no bwrap' } }),
+    });
+    readiness.addDetail({ name: 'broken', describe: () => Promise.reject(new Error('boom')) });
+    readiness.addDetail({ name: 'slow', describe: never });
+    expect(await readiness.evaluate()).toEqual({
+      ready: true,
+      draining: false,
+      checks: { sql: 'ok' },
+      details: {
+        runtimes: { process: { available: false, reason: 'no bwrap' } },
+        broken: 'unknown',
+        slow: 'unknown',
+      },
+    });
+    expect(() => {
+      readiness.addDetail({ name: 'slow', describe: never });
+    }).toThrow('a readiness detail named "slow" is already registered');
+  });
+
   it('refuses two checks with one name', () => {
     const readiness = new Readiness();
     readiness.add({ name: 'sql', check: () => Promise.resolve() });

@@ -14,6 +14,17 @@ export interface ReadinessReport {
   ready: boolean;
   draining: boolean;
   checks: Record<string, CheckStatus>;
+  /** What the service can and cannot do while ready (a sandbox runtime the machine lacks); never fails it. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Something `/readyz` reports without making readiness depend on it: a capability the service does without
+ * (and refuses per request). A detail that throws or outlasts the timeout is reported as `unknown`.
+ */
+export interface ReadinessDetail {
+  readonly name: string;
+  describe(): Promise<unknown>;
 }
 
 /** How long one check may take before it counts as failed. */
@@ -48,6 +59,7 @@ export type CheckFailureListener = (name: string, outcome: 'failed' | 'timed_out
  */
 export class Readiness {
   private readonly checks = new Map<string, ReadinessCheck>();
+  private readonly details = new Map<string, ReadinessDetail>();
   private readonly listeners = new Set<ReadinessListener>();
   private isDraining = false;
   private lastReady: boolean | undefined;
@@ -62,6 +74,13 @@ export class Readiness {
       throw new Error(`a readiness check named "${check.name}" is already registered`);
     }
     this.checks.set(check.name, check);
+  }
+
+  addDetail(detail: ReadinessDetail): void {
+    if (this.details.has(detail.name)) {
+      throw new Error(`a readiness detail named "${detail.name}" is already registered`);
+    }
+    this.details.set(detail.name, detail);
   }
 
   get names(): readonly string[] {
@@ -90,7 +109,10 @@ export class Readiness {
   async evaluate(): Promise<ReadinessReport> {
     const checks: Record<string, CheckStatus> = {};
     const entries = [...this.checks.values()];
-    const outcomes = await Promise.all(entries.map((check) => runCheck(check, this.timeoutMs)));
+    const [outcomes, details] = await Promise.all([
+      Promise.all(entries.map((check) => runCheck(check, this.timeoutMs))),
+      this.describe(),
+    ]);
     let ready = !this.isDraining;
     for (const [index, outcome] of outcomes.entries()) {
       const name = entries[index]?.name ?? String(index);
@@ -100,9 +122,36 @@ export class Readiness {
         this.onCheckFailure(name, outcome.status, outcome.status === 'failed' ? outcome.error : undefined);
       }
     }
-    const report: ReadinessReport = { ready, draining: this.isDraining, checks };
+    const report: ReadinessReport = {
+      ready,
+      draining: this.isDraining,
+      checks,
+      ...(details === undefined ? {} : { details }),
+    };
     this.publish(report);
     return report;
+  }
+
+  private async describe(): Promise<Record<string, unknown> | undefined> {
+    if (this.details.size === 0) return undefined;
+    const entries = [...this.details.values()];
+    const described = await Promise.all(
+      entries.map(async (detail) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<unknown>((resolve) => {
+          timer = setTimeout(() => {
+            resolve('unknown');
+          }, this.timeoutMs);
+        });
+        const value = Promise.resolve()
+          .then(() => detail.describe())
+          .catch(() => 'unknown');
+        return Promise.race([value, timeout]).finally(() => {
+          clearTimeout(timer);
+        });
+      }),
+    );
+    return Object.fromEntries(entries.map((detail, index) => [detail.name, described[index]]));
   }
 
   private publish(report: ReadinessReport): void {
@@ -144,6 +193,31 @@ export function provideReadinessCheck(
       };
       readiness.add(check);
       return check;
+    },
+  };
+}
+
+export interface ReadinessDetailFactory {
+  inject?: InjectionToken[];
+  /** Returns what `/readyz` shows under `details.<name>`. */
+  useFactory: (...deps: never[]) => () => Promise<unknown>;
+}
+
+/** A provider that registers a {@link ReadinessDetail}, as {@link provideReadinessCheck} does a check. */
+export function provideReadinessDetail(
+  name: string,
+  factory: ReadinessDetailFactory,
+): FactoryProvider<ReadinessDetail> {
+  return {
+    provide: Symbol(`aibox.readiness-detail.${name}`),
+    inject: [READINESS_CHECKS, ...(factory.inject ?? [])],
+    useFactory: (readiness: Readiness, ...deps: unknown[]): ReadinessDetail => {
+      const detail: ReadinessDetail = {
+        name,
+        describe: (factory.useFactory as (...args: unknown[]) => () => Promise<unknown>)(...deps),
+      };
+      readiness.addDetail(detail);
+      return detail;
     },
   };
 }
