@@ -49,6 +49,14 @@ export type { HealthServer } from './gen/grpc/health/v1/health.js';
 export { ErrorInfo } from './gen/google/rpc/error_details.js';
 export { Status as RpcStatus } from './gen/google/rpc/status.js';
 export { PROTO_FILES, PROTO_INCLUDE_DIRS, PROTO_ROOT } from './proto-paths.js';
+export {
+  fromProtoStruct,
+  fromProtoValue,
+  toProtoStruct,
+  toProtoTimestamp,
+  toProtoValue,
+} from './proto-json.js';
+export type { ProtoStruct, ProtoTimestamp, ProtoValue } from './proto-json.js';
 export { TURN_EVENT_TYPES, isTurnEventType } from './turn-event-types.js';
 export type { TurnEventType } from './turn-event-types.js';
 export { GRPC_STATUS_DETAILS_KEY, decodeErrorDetails, encodeErrorDetails } from './rpc-status.js';

@@ -1,5 +1,5 @@
 import { canonicalJson } from '@aibox/audit-proof';
-import { isTurnEventType } from '@aibox/contracts';
+import { fromProtoStruct, isTurnEventType } from '@aibox/contracts';
 import { isUuid } from '@aibox/identity';
 
 /** Why an event was refused; sent back as `PublishResult.code`. Sending the same event again gives the same. */
@@ -71,7 +71,6 @@ const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const MAX_USER_ID_LENGTH = 256;
 const MAX_ARTIFACTS = 32;
-const MAX_NESTING = 32;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -93,57 +92,6 @@ function timestamp(value: unknown, now: Date): Date | undefined {
   const ms = seconds * 1000 + Math.floor(nanos / 1_000_000);
   if (ms < EARLIEST || ms > now.getTime() + MAX_CLOCK_AHEAD_MS) return undefined;
   return new Date(ms);
-}
-
-/**
- * A `google.protobuf.Value` as proto-loader gives it (`oneofs: true`: `kind` names the set field) turned
- * into plain JSON; `undefined` when it is not one (or nests deeper than {@link MAX_NESTING}).
- */
-export function fromProtoValue(value: unknown, depth = 0): unknown {
-  if (!isRecord(value) || depth > MAX_NESTING) return undefined;
-  switch (value['kind']) {
-    case 'nullValue':
-      return null;
-    case 'numberValue': {
-      const number = value['numberValue'];
-      return typeof number === 'number' && Number.isFinite(number) ? number : undefined;
-    }
-    case 'stringValue':
-      return typeof value['stringValue'] === 'string' ? value['stringValue'] : undefined;
-    case 'boolValue':
-      return typeof value['boolValue'] === 'boolean' ? value['boolValue'] : undefined;
-    case 'structValue':
-      return fromProtoStruct(value['structValue'], depth + 1);
-    case 'listValue': {
-      const list = value['listValue'];
-      const values = isRecord(list) ? list['values'] : undefined;
-      if (!Array.isArray(values)) return undefined;
-      const out: unknown[] = [];
-      for (const item of values) {
-        const converted = fromProtoValue(item, depth + 1);
-        if (converted === undefined) return undefined;
-        out.push(converted);
-      }
-      return out;
-    }
-    default:
-      return undefined;
-  }
-}
-
-/** A `google.protobuf.Struct` (proto-loader form) as a plain JSON object; absent → `{}`. */
-export function fromProtoStruct(value: unknown, depth = 0): Record<string, unknown> | undefined {
-  if (value === null || value === undefined) return {};
-  if (!isRecord(value)) return undefined;
-  const fields = value['fields'] ?? {};
-  if (!isRecord(fields)) return undefined;
-  const out: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(fields)) {
-    const converted = fromProtoValue(field, depth);
-    if (converted === undefined) return undefined;
-    out[key] = converted;
-  }
-  return out;
 }
 
 function artifacts(value: unknown): ArtifactRef[] | undefined {
@@ -194,7 +142,9 @@ export function normalizeEvent(wire: WireTurnEvent, options: NormalizeOptions): 
   if (typeof wire.type !== 'string' || !isTurnEventType(wire.type)) return fail('event_type_unknown');
   const occurredAt = timestamp(wire.occurredAt, options.now);
   if (occurredAt === undefined) return fail('occurred_at_invalid');
-  const attributes = fromProtoStruct(wire.attributes);
+  // An event without attributes has none.
+  const attributes =
+    wire.attributes === null || wire.attributes === undefined ? {} : fromProtoStruct(wire.attributes);
   if (attributes === undefined) return fail('attributes_invalid');
   const refs = artifacts(wire.artifacts);
   if (refs === undefined) return fail('artifact_invalid');

@@ -1,6 +1,13 @@
 import { Observable } from 'rxjs';
 import { z } from 'zod';
 
+import {
+  fromProtoStruct,
+  toProtoStruct,
+  toProtoTimestamp,
+  type ProtoStruct,
+  type ProtoTimestamp,
+} from '@aibox/contracts';
 import { isUuid } from '@aibox/identity';
 
 import { execBody, sandboxSpec } from '../dtos/sandbox.dto.js';
@@ -8,13 +15,6 @@ import type { SandboxEvent } from '../repositories/sandbox.repository.js';
 import type { EventSubscription } from '../services/event-stream.js';
 import type { ExecView, ExecWaitAnswer } from '../services/exec.service.js';
 import type { SandboxView } from '../services/sandbox.service.js';
-import {
-  fromProtoStruct,
-  toProtoStruct,
-  toProtoTimestamp,
-  type ProtoStruct,
-  type ProtoTimestamp,
-} from './proto-json.js';
 
 // Requests of `aibox.v1.SandboxService` (proto/aibox/v1/sandbox.proto), validated by the HTTP API's rules.
 
