@@ -5,13 +5,13 @@ import { Minimatch, type MinimatchOptions } from 'minimatch';
 import type { Pack } from 'tar-stream';
 
 import { openHostSource } from '../runtimes/host-source.js';
+import { packOpenFile } from './tar-pack.js';
 
 const { O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY } = constants;
 
 const PERMISSION_BITS = 0o777;
 /** As deep as the workspace's own walks go. */
 const MAX_DEPTH = 128;
-const CHUNK_BYTES = 65_536;
 /** Symlinks left out that a step's message names; the rest are counted. */
 const SHOWN_SKIPPED = 5;
 
@@ -98,23 +98,6 @@ function packed(pack: Pack, header: Parameters<Pack['entry']>[0]): Promise<void>
       if (error) reject(error);
       else resolve();
     });
-  });
-}
-
-/** Waits until a tar entry takes more data, or is gone. */
-function flowed(sink: ReturnType<Pack['entry']>): Promise<void> {
-  return new Promise((resolve) => {
-    if (sink.destroyed) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      sink.off('drain', done);
-      sink.off('close', done);
-      resolve();
-    };
-    sink.on('drain', done);
-    sink.on('close', done);
   });
 }
 
@@ -265,35 +248,13 @@ export class HostTreeCopy {
       );
     }
     this.bytes += stats.size;
-    let settle: (error?: Error | null) => void = () => undefined;
-    const done = new Promise<void>((resolve, reject) => {
-      settle = (error) => {
-        if (error) reject(error);
-        else resolve();
-      };
-    });
-    // Awaited below; this only keeps a failure before then from counting as unhandled.
-    done.catch(() => undefined);
-    const sink = pack.entry(
-      { name, type: 'file', size: stats.size, mode: stats.mode & PERMISSION_BITS, mtime: stats.mtime },
-      (error) => {
-        settle(error);
-      },
+    await packOpenFile(
+      pack,
+      handle,
+      stats,
+      name,
+      (shrunk) => new CopyFailed(`${shrunk} shrank while it was copied`),
     );
-    // The size is the one read at the open: a file that grows meanwhile is cut there.
-    let position = 0;
-    while (position < stats.size && !sink.destroyed) {
-      const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, stats.size - position));
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
-      if (bytesRead === 0) {
-        sink.destroy(new CopyFailed(`${name} shrank while it was copied`));
-        break;
-      }
-      position += bytesRead;
-      if (!sink.write(chunk.subarray(0, bytesRead))) await flowed(sink);
-    }
-    if (!sink.destroyed) sink.end(null);
-    await done;
     this.files += 1;
   }
 

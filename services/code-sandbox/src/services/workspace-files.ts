@@ -22,6 +22,7 @@ import { extract as tarExtract, pack as tarPack, type ExtractEvents, type Pack }
 import { ByteLimit } from '@aibox/platform';
 
 import { SandboxError } from '../errors/sandbox.error.js';
+import { packOpenFile } from './tar-pack.js';
 
 const { O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_WRONLY } = constants;
 
@@ -346,24 +347,6 @@ async function drain(member: TarEntry): Promise<void> {
   for await (const chunk of contentOf(member)) {
     if (chunk.length > 0) throw archiveInvalid(`${shownEntry(member.header.name)} carries data`);
   }
-}
-
-/** Waits until a tar entry takes more data, or is gone. */
-function flowed(sink: ReturnType<Pack['entry']>): Promise<void> {
-  return new Promise((resolve) => {
-    // A destroyed entry refuses writes too, and has closed already: there is no event left to wait for.
-    if (sink.destroyed) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      sink.off('drain', done);
-      sink.off('close', done);
-      resolve();
-    };
-    sink.on('drain', done);
-    sink.on('close', done);
-  });
 }
 
 function packed(pack: Pack, header: Parameters<Pack['entry']>[0]): Promise<void> {
@@ -1015,32 +998,13 @@ export class WorkspaceFiles {
       if (!stats.isFile()) return;
       budget.left -= tarEntryBytes(name, '', stats.size);
       this.checkBudget(budget);
-      let settle: (error?: Error | null) => void = () => undefined;
-      const done = new Promise<void>((resolve, reject) => {
-        settle = (error) => {
-          if (error) reject(error);
-          else resolve();
-        };
-      });
-      // Awaited below; this only keeps a failure before then from counting as unhandled.
-      done.catch(() => undefined);
-      const sink = pack.entry(
-        { name, type: 'file', size: stats.size, mode: stats.mode & PERMISSION_BITS, mtime: stats.mtime },
-        (error) => {
-          settle(error);
-        },
+      await packOpenFile(
+        pack,
+        handle,
+        stats,
+        name,
+        (shrunk) => new Error(`${shrunk} shrank while it was archived`),
       );
-      // The size in the header is the one read now: a file that grows meanwhile is cut there.
-      let position = 0;
-      while (position < stats.size && !sink.destroyed) {
-        const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, stats.size - position));
-        const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
-        if (bytesRead === 0) throw new Error(`${name} shrank while it was archived`);
-        position += bytesRead;
-        if (!sink.write(chunk.subarray(0, bytesRead))) await flowed(sink);
-      }
-      sink.end(null);
-      await done;
     } finally {
       await handle.close();
     }
