@@ -9,6 +9,7 @@ import {
   LOGGER,
   PLATFORM_CONFIG,
   provideReadinessCheck,
+  provideReadinessDetail,
   type Closeables,
   type Logger,
   type PlatformConfig,
@@ -24,11 +25,13 @@ import { SANDBOX_SQL } from './sandbox.tokens.js';
 import { EventsController } from './controllers/events.controller.js';
 import { ExecsController } from './controllers/execs.controller.js';
 import { FilesController } from './controllers/files.controller.js';
+import { PoolController } from './controllers/pool.controller.js';
 import { SandboxesController } from './controllers/sandboxes.controller.js';
 import { SandboxGrpcController } from './grpc/sandbox.grpc.controller.js';
 import { registerTarParser } from './controllers/tar-body.js';
 import { ExecRepository } from './repositories/exec.repository.js';
 import { SANDBOX_MIGRATIONS, type SandboxTables } from './repositories/sandbox-schema.js';
+import { PoolRepository } from './repositories/pool.repository.js';
 import { SandboxRepository } from './repositories/sandbox.repository.js';
 import { DockerRuntime } from './runtimes/docker.runtime.js';
 import { ProcessRuntime } from './runtimes/process.runtime.js';
@@ -38,6 +41,7 @@ import { EventStream } from './services/event-stream.js';
 import { ExecFollower } from './services/exec-follow.js';
 import { ExecService } from './services/exec.service.js';
 import { CredentialService } from './services/credential.service.js';
+import { EgressPolicy, EgressProxies } from './services/egress-proxy.js';
 import { FilesService } from './services/files.service.js';
 import { RepositoryCloner } from './services/git-clone.js';
 import { HostPathPolicy } from './services/host-paths.js';
@@ -45,6 +49,7 @@ import { ProvisioningInputs } from './services/provisioning-inputs.js';
 import { SANDBOX_ACCESS } from './services/sandbox-access.js';
 import { SandboxDirs } from './services/sandbox-dirs.js';
 import { SandboxService } from './services/sandbox.service.js';
+import { WarmPool } from './services/warm-pool.js';
 import { WorkspaceFiles } from './services/workspace-files.js';
 
 type SandboxConfig = PlatformConfig<SandboxConfigSchema>;
@@ -60,6 +65,7 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
     EventsController,
     ExecsController,
     FilesController,
+    PoolController,
     ...CREDENTIAL_CONTROLLERS,
     ...ARTIFACT_CONTROLLERS,
   ],
@@ -92,6 +98,11 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
       useFactory: (sql: SqlStore<SandboxTables>) => new SandboxRepository(sql),
     },
     {
+      provide: PoolRepository,
+      inject: [SANDBOX_SQL],
+      useFactory: (sql: SqlStore<SandboxTables>) => new PoolRepository(sql),
+    },
+    {
       provide: ExecRepository,
       inject: [SANDBOX_SQL],
       useFactory: (sql: SqlStore<SandboxTables>) => new ExecRepository(sql),
@@ -110,16 +121,19 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
       inject: [PLATFORM_CONFIG, LOGGER],
       useFactory: (config: SandboxConfig, logger: Logger): ReadonlyMap<RuntimeName, SandboxRuntime> =>
         new Map<RuntimeName, SandboxRuntime>([
-          [
-            'docker',
-            new DockerRuntime({
-              name: 'docker',
-              image: config.SANDBOX_DEFAULT_IMAGE,
-              socketPath: config.SANDBOX_DOCKER_SOCKET,
-              labelPrefix: config.SANDBOX_CONTAINER_LABEL,
-              logger: logger.child({ runtime: 'docker' }),
-            }),
-          ],
+          ...(['docker', 'gvisor'] as const).map(
+            (name) =>
+              [
+                name,
+                new DockerRuntime({
+                  name,
+                  image: config.SANDBOX_DEFAULT_IMAGE,
+                  socketPath: config.SANDBOX_DOCKER_SOCKET,
+                  labelPrefix: config.SANDBOX_CONTAINER_LABEL,
+                  logger: logger.child({ runtime: name }),
+                }),
+              ] as const,
+          ),
           [
             'process',
             new ProcessRuntime({
@@ -169,6 +183,8 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
         CLOSEABLES,
         RepositoryCloner,
         ProvisioningInputs,
+        EgressProxies,
+        WarmPool,
       ],
       useFactory: (
         config: SandboxConfig,
@@ -182,6 +198,8 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
         closeables: Closeables,
         repositories: RepositoryCloner,
         inputs: ProvisioningInputs,
+        egress: EgressProxies,
+        pool: WarmPool,
       ) =>
         closeables.add(
           'sandboxes',
@@ -209,6 +227,60 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
             logger.child({ component: 'sandboxes' }),
             repositories,
             inputs,
+            egress,
+            pool,
+          ),
+        ),
+    },
+    {
+      provide: EgressProxies,
+      inject: [PLATFORM_CONFIG, SandboxDirs, LOGGER],
+      useFactory: (config: SandboxConfig, dirs: SandboxDirs, logger: Logger) =>
+        new EgressProxies(
+          dirs,
+          new EgressPolicy({
+            privateHosts: config.SANDBOX_EGRESS_PRIVATE_HOSTS,
+            ports: config.SANDBOX_EGRESS_PORTS,
+          }),
+          logger.child({ component: 'egress' }),
+        ),
+    },
+    {
+      provide: WarmPool,
+      inject: [
+        PLATFORM_CONFIG,
+        PoolRepository,
+        RUNTIMES,
+        SandboxDirs,
+        ProvisioningInputs,
+        LOGGER,
+        CLOSEABLES,
+      ],
+      useFactory: (
+        config: SandboxConfig,
+        entries: PoolRepository,
+        runtimes: ReadonlyMap<RuntimeName, SandboxRuntime>,
+        dirs: SandboxDirs,
+        inputs: ProvisioningInputs,
+        logger: Logger,
+        closeables: Closeables,
+      ) =>
+        closeables.add(
+          'pool',
+          new WarmPool(
+            entries,
+            runtimes,
+            dirs,
+            inputs,
+            config.SANDBOX_POOL,
+            config.SANDBOX_DEFAULT_IMAGE,
+            {
+              cpus: config.SANDBOX_DEFAULT_CPUS,
+              memory_mb: config.SANDBOX_DEFAULT_MEMORY_MB,
+              pids: config.SANDBOX_DEFAULT_PIDS,
+              disk_mb: config.SANDBOX_DEFAULT_DISK_MB,
+            },
+            logger.child({ component: 'pool' }),
           ),
         ),
     },
@@ -265,14 +337,29 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
     },
     {
       provide: RECOVERED,
-      inject: [SandboxService, ExecService, LOGGER],
-      useFactory: async (sandboxes: SandboxService, execs: ExecService, logger: Logger): Promise<true> => {
+      inject: [SandboxService, ExecService, WarmPool, LOGGER],
+      useFactory: async (
+        sandboxes: SandboxService,
+        execs: ExecService,
+        pool: WarmPool,
+        logger: Logger,
+      ): Promise<true> => {
         // Execs first: a sandbox failed or deleted below must not leave its execs marked running.
         const ended = await execs.recover();
         const closed = await sandboxes.recover();
+        // The pool's entries after the sandboxes': the orphan sweep above spared them, this adopts or destroys.
+        const pooled = await pool.recover();
         if (ended.exited + ended.adopted + ended.lost + closed.failed + closed.deleted + closed.orphans > 0) {
           logger.info({ ...ended, ...closed }, 'reconciled the store with the machine');
         }
+        if (pooled.adopted + pooled.destroyed > 0) {
+          logger.info(
+            { pool_adopted: pooled.adopted, pool_destroyed: pooled.destroyed },
+            'reconciled the warm pool',
+          );
+        }
+        // Filled in the background: the service serves while the pool is made.
+        pool.start();
         return true;
       },
     },
@@ -298,6 +385,22 @@ const RECOVERED = Symbol('code-sandbox.RECOVERED');
     provideReadinessCheck('sql', {
       inject: [SANDBOX_SQL],
       useFactory: (sql: SqlStore<SandboxTables>) => () => sql.ping(),
+    }),
+    // A runtime the machine lacks is refused per sandbox (`runtime_unavailable`); the service stays ready.
+    provideReadinessDetail('runtimes', {
+      inject: [RUNTIMES],
+      useFactory: (runtimes: ReadonlyMap<RuntimeName, SandboxRuntime>) => async () =>
+        Object.fromEntries(
+          await Promise.all(
+            [...runtimes].map(async ([name, runtime]) => {
+              const availability = await runtime.available();
+              return [
+                name,
+                availability.ok ? { available: true } : { available: false, reason: availability.reason },
+              ] as const;
+            }),
+          ),
+        ),
     }),
   ],
 })

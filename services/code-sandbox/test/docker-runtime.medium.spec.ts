@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { needs, requiredDependencies, type Dependency } from '@aibox/testing';
 import Docker from 'dockerode';
@@ -24,6 +26,8 @@ const IMAGE = 'aibox/sandbox:latest';
 const LABEL_PREFIX = `aibox.sandbox-test-${process.pid}`;
 const DEFAULTS: SandboxResources = { cpus: 1, memoryMb: 256, pids: 64, diskMb: 64 };
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+/** Docker's containers under cgroup v1 with the cgroupfs driver (this machine's and CI's). */
+const CPUACCT_DOCKER = '/sys/fs/cgroup/cpuacct/docker';
 
 async function usable(dependency: Dependency): Promise<boolean> {
   if (!(await needs(dependency))) return false;
@@ -38,7 +42,6 @@ async function usable(dependency: Dependency): Promise<boolean> {
   }
 }
 
-// The gvisor flavour of this runtime does not run programs yet (README: Not built); only docker is tested.
 const runtimes = [
   ['docker', await usable('docker')],
   ['gvisor', await usable('gvisor')],
@@ -68,14 +71,12 @@ describe.each(runtimes)('%s runtime', (name, present) => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), `aibox-${name}-`));
-    // gVisor's gofer cannot stat a bind source below a directory only root may enter (EINVAL inside).
-    await chmod(root, 0o711);
     roots.push(root);
   });
 
   async function sandbox(resources: Partial<SandboxResources> = {}): Promise<ContainerSandbox> {
     const id = `sbx-${randomUUID().slice(0, 8)}`;
-    await mkdir(join(root, id, 'workspace'), { recursive: true, mode: 0o711 });
+    await mkdir(join(root, id, 'workspace'), { recursive: true, mode: 0o700 });
     const made: ContainerSandbox = {
       id,
       workspaceDir: join(root, id, 'workspace'),
@@ -155,10 +156,11 @@ describe.each(runtimes)('%s runtime', (name, present) => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const { port } = server.address() as AddressInfo;
       try {
-        const probe = `import socket\ntry:\n  socket.create_connection(('127.0.0.1', ${port}), timeout=2)\n  print('connected')\nexcept OSError as e:\n  print('refused')`;
+        // 1.1.1.1 is never reached: with no interface but lo, the connect fails inside, nothing is sent.
+        const probe = `import socket\nfor host, port in (('127.0.0.1', ${port}), ('1.1.1.1', 80)):\n  try:\n    socket.create_connection((host, port), timeout=2)\n    print(host, 'connected')\n  except OSError as e:\n    print(host, 'refused')`;
         expect(await run(shared, ['python3', '-c', probe])).toMatchObject({
           exitCode: 0,
-          stdout: 'refused\n',
+          stdout: '127.0.0.1 refused\n1.1.1.1 refused\n',
         });
       } finally {
         server.close();
@@ -175,6 +177,47 @@ describe.each(runtimes)('%s runtime', (name, present) => {
         ),
       );
       expect(result).toMatchObject({ exitCode: 0, stdout: '' });
+    });
+
+    it("sees neither another sandbox's workspace nor its processes", async () => {
+      const other = await sandbox();
+      const sleeper = await start(other, ['sleep', '314159']);
+      await writeFile(join(other.workspaceDir, 'secret.txt'), 'the other sandbox');
+      const look = await run(
+        shared,
+        sh(
+          `[ -e ${other.workspaceDir} ] && echo host-path; cat /workspace/secret.txt 2>/dev/null; for d in /proc/[0-9]*; do tr '\\0' ' ' < $d/cmdline 2>/dev/null; echo; done | grep -c 'sleep 31415[9]'`,
+        ),
+      );
+      expect(look.stdout).toBe('0\n');
+      await runtime.kill(other, sleeper.execId);
+      await runtime.destroy(other);
+    });
+
+    it('caps a file at the disk budget', async () => {
+      const small = await sandbox({ diskMb: 1 });
+      const big = await run(small, sh('head -c 3000000 /dev/zero > /workspace/big'));
+      expect(big.exitCode).not.toBe(0);
+      expect(big.exitCode).not.toBeNull();
+      expect((await stat(join(small.workspaceDir, 'big'))).size).toBeLessThanOrEqual(1024 * 1024);
+      await runtime.destroy(small);
+    });
+
+    it.runIf(existsSync(CPUACCT_DOCKER))('throttles a CPU spinner to its quota', async () => {
+      const small = await sandbox({ cpus: 0.2 });
+      const spinner = await start(small, sh('while :; do :; done'));
+      const { Id } = await docker.getContainer(`aibox-sandbox-${small.id}`).inspect();
+      const usage = join(CPUACCT_DOCKER, Id, 'cpuacct.usage');
+      await sleep(300);
+      const before = { cpu: BigInt(await readFile(usage, 'utf8')), wall: process.hrtime.bigint() };
+      await sleep(1_500);
+      const after = { cpu: BigInt(await readFile(usage, 'utf8')), wall: process.hrtime.bigint() };
+      // The container's whole CPU (under gVisor its kernel's too) holds to about a fifth of one core.
+      const share = Number(after.cpu - before.cpu) / Number(after.wall - before.wall);
+      expect(share).toBeGreaterThan(0.05);
+      expect(share).toBeLessThan(0.6);
+      await runtime.kill(small, spinner.execId);
+      await runtime.destroy(small);
     });
 
     it('has a read-only root; /workspace and /tmp are writable', async () => {

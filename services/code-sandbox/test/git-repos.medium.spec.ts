@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startGitServer, type GitHttpServer } from './support/git-server.js';
 import {
+  dockerImagePresent,
   readSse,
   startSandboxService,
   type SseEvent,
@@ -340,27 +340,7 @@ describe.runIf(hasBubblewrap)('git_repos limits', () => {
   });
 });
 
-async function imagePresent(image: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const request = httpRequest(
-      {
-        socketPath: '/var/run/docker.sock',
-        path: `/images/${encodeURIComponent(image)}/json`,
-        method: 'GET',
-      },
-      (response) => {
-        response.resume();
-        resolve(response.statusCode === 200);
-      },
-    );
-    request.on('error', () => {
-      resolve(false);
-    });
-    request.end();
-  });
-}
-
-const hasDocker = (await needs('docker')) && (await imagePresent('aibox/sandbox:latest'));
+const hasDocker = (await needs('docker')) && (await dockerImagePresent('aibox/sandbox:latest'));
 
 describe.runIf(hasDocker)('git_repos in a docker sandbox', () => {
   it("gives the clone to the container's user, who works in it", async () => {

@@ -301,7 +301,7 @@ describe.runIf(hasBubblewrap)('SandboxService over gRPC', () => {
     );
     expect(await refusal(createSandbox(ADA, { idempotencyKey: 'with space' }))).toEqual(invalid);
     // A spec field the service cannot honour yet, as over HTTP.
-    expect(await refusal(createSandbox(ADA, { spec: { runtime: 'gvisor' } }))).toEqual({
+    expect(await refusal(createSandbox(ADA, { spec: { image: 'debian:bookworm' } }))).toEqual({
       code: status.UNIMPLEMENTED,
       reason: 'feature_unavailable',
     });

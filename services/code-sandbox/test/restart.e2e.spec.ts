@@ -17,7 +17,7 @@ import {
 import { freePortPair, needs } from '@aibox/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { removeCgroups } from './support/sandbox.js';
+import { containerExists, dockerImagePresent, removeCgroups, removeContainers } from './support/sandbox.js';
 
 /**
  * The service killed with SIGKILL mid-provisioning and mid-exec, then started again on the same data: the
@@ -26,6 +26,12 @@ import { removeCgroups } from './support/sandbox.js';
  * (`make build` first).
  */
 const hasBubblewrap = await needs('bubblewrap');
+const hasDocker = (await needs('docker')) && (await dockerImagePresent('aibox/sandbox:latest'));
+const runtimes = [
+  ['process', hasBubblewrap],
+  ['docker', hasDocker],
+  ['gvisor', hasDocker && (await needs('gvisor'))],
+] as const;
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
 const WHO = { tid: 'default', uid: 'ada' };
 /** A duration no other process on the machine sleeps for: it finds the provisioning script's process. */
@@ -36,6 +42,7 @@ let port: number;
 const principalKeys = generateKeySetValue(['test-principal']);
 const capKeys = generateKeySetValue(['test-captoken']);
 const cgroupPrefix = `aibox-sandbox-t${randomBytes(5).toString('hex')}`;
+const containerLabel = `aibox.test-${cgroupPrefix.slice(-10)}`;
 let child: ChildProcess | undefined;
 
 function headers(): Record<string, string> {
@@ -80,7 +87,7 @@ async function start(): Promise<void> {
       AIBOX_CAPTOKEN_KEYS: capKeys,
       LOG_LEVEL: 'warn',
       SANDBOX_CGROUP_PREFIX: cgroupPrefix,
-      SANDBOX_CONTAINER_LABEL: `aibox.test-${cgroupPrefix.slice(-10)}`,
+      SANDBOX_CONTAINER_LABEL: containerLabel,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -125,78 +132,91 @@ async function until<T>(read: () => Promise<T | undefined>): Promise<T> {
   throw new Error('the condition never held');
 }
 
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'aibox-sandbox-restart-'));
-  port = await freePortPair();
-});
-
 afterAll(async () => {
-  await killHard();
   await removeCgroups(cgroupPrefix);
-  await rm(dataDir, { recursive: true, force: true });
+  if (hasDocker) await removeContainers(containerLabel);
 });
 
-describe.runIf(hasBubblewrap && existsSync(resolve(MAIN)))('kill -9 and restart', () => {
-  it('fails an interrupted pipeline cleanly and keeps the results of execs that outlived the service', async () => {
-    await start();
-    const ready = String((await call('POST', '/sandboxes', { name: 'survivor' }))['id']);
-    await until(async () =>
-      (await call('GET', `/sandboxes/${ready}`))['state'] === 'ready' ? true : undefined,
-    );
-    const quick = String(
-      (
-        await call('POST', `/sandboxes/${ready}/execs`, {
-          argv: ['sh', '-c', 'sleep 1; echo finished-away; exit 7'],
-        })
-      )['id'],
-    );
-    const slow = String(
-      (
-        await call('POST', `/sandboxes/${ready}/execs`, {
-          argv: ['sh', '-c', 'sleep 4; echo finished-later'],
-        })
-      )['id'],
-    );
-    const provisioning = String(
-      (await call('POST', '/sandboxes', { provisioning_scripts: [{ name: 'long', run: `sleep ${LONG}` }] }))[
-        'id'
-      ],
-    );
-    await until(async () =>
-      (await call('GET', `/sandboxes/${provisioning}`))['state'] === 'provisioning' ? true : undefined,
-    );
+describe.each(runtimes)('kill -9 and restart, %s runtime', (runtime, present) => {
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'aibox-sandbox-restart-'));
+    port = await freePortPair();
+  });
 
+  afterAll(async () => {
     await killHard();
-    // The quick exec ends while nothing watches it.
-    await new Promise((done) => setTimeout(done, 1_500));
-    await start();
+    await rm(dataDir, { recursive: true, force: true });
+  });
 
-    const interrupted = await call('GET', `/sandboxes/${provisioning}`);
-    expect(interrupted).toMatchObject({ state: 'failed', error: { code: 'interrupted' } });
-    expect(existsSync(join(dataDir, 'code-sandbox', 'sandboxes', provisioning))).toBe(false);
+  it.runIf(present && existsSync(resolve(MAIN)))(
+    'fails an interrupted pipeline cleanly and keeps the results of execs that outlived the service',
+    async () => {
+      await start();
+      const ready = String((await call('POST', '/sandboxes', { name: 'survivor', runtime }))['id']);
+      await until(async () =>
+        (await call('GET', `/sandboxes/${ready}`))['state'] === 'ready' ? true : undefined,
+      );
+      const quick = String(
+        (
+          await call('POST', `/sandboxes/${ready}/execs`, {
+            argv: ['sh', '-c', 'sleep 1; echo finished-away; exit 7'],
+          })
+        )['id'],
+      );
+      const slow = String(
+        (
+          await call('POST', `/sandboxes/${ready}/execs`, {
+            argv: ['sh', '-c', 'sleep 4; echo finished-later'],
+          })
+        )['id'],
+      );
+      const provisioning = String(
+        (
+          await call('POST', '/sandboxes', {
+            runtime,
+            provisioning_scripts: [{ name: 'long', run: `sleep ${LONG}` }],
+          })
+        )['id'],
+      );
+      await until(async () =>
+        (await call('GET', `/sandboxes/${provisioning}`))['state'] === 'provisioning' ? true : undefined,
+      );
 
-    expect(await call('GET', `/sandboxes/${ready}/execs/${quick}`)).toMatchObject({
-      status: 'exited',
-      exit_code: 7,
-    });
-    const quickOut = await fetch(
-      `http://127.0.0.1:${String(port)}/sandboxes/${ready}/execs/${quick}/output`,
-      {
-        headers: headers(),
-      },
-    );
-    expect(await quickOut.text()).toBe('finished-away\n');
+      await killHard();
+      // The quick exec ends while nothing watches it.
+      await new Promise((done) => setTimeout(done, 1_500));
+      await start();
 
-    const later = await until(async () => {
-      const exec = await call('GET', `/sandboxes/${ready}/execs/${slow}`);
-      return exec['status'] === 'running' ? undefined : exec;
-    });
-    expect(later).toMatchObject({ status: 'exited', exit_code: 0 });
-    // No process of the interrupted provisioning script is left on the machine.
-    // (A killed process may take a moment to leave /proc.)
-    const left = await until(async () =>
-      (await processesRunning(`sleep\u0000${LONG}\u0000`)) === 0 ? 0 : undefined,
-    );
-    expect(left).toBe(0);
-  }, 90_000);
+      const interrupted = await call('GET', `/sandboxes/${provisioning}`);
+      expect(interrupted).toMatchObject({ state: 'failed', error: { code: 'interrupted' } });
+      expect(existsSync(join(dataDir, 'code-sandbox', 'sandboxes', provisioning))).toBe(false);
+      expect(await containerExists(`aibox-sandbox-${provisioning}`)).toBe(false);
+
+      expect(await call('GET', `/sandboxes/${ready}/execs/${quick}`)).toMatchObject({
+        status: 'exited',
+        exit_code: 7,
+      });
+      const quickOut = await fetch(
+        `http://127.0.0.1:${String(port)}/sandboxes/${ready}/execs/${quick}/output`,
+        {
+          headers: headers(),
+        },
+      );
+      expect(await quickOut.text()).toBe('finished-away\n');
+
+      const later = await until(async () => {
+        const exec = await call('GET', `/sandboxes/${ready}/execs/${slow}`);
+        return exec['status'] === 'running' ? undefined : exec;
+      });
+      expect(later).toMatchObject({ status: 'exited', exit_code: 0 });
+      // No process of the interrupted provisioning script is left on the machine (under gVisor its processes
+      // were never the host's: the container is gone, checked above). A killed process may take a moment to
+      // leave /proc.
+      const left = await until(async () =>
+        (await processesRunning(`sleep\u0000${LONG}\u0000`)) === 0 ? 0 : undefined,
+      );
+      expect(left).toBe(0);
+    },
+    90_000,
+  );
 });

@@ -1,13 +1,15 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 
 import { needs } from '@aibox/testing';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PROVISIONING_STEPS } from '../src/services/sandbox.service.js';
 import {
+  containerExists,
+  dockerImagePresent,
   readSse,
   startSandboxService,
   type SseEvent,
@@ -40,29 +42,6 @@ function eventsOf(who: Who, id: string, after?: number): Promise<Response> {
       ...sandboxes.headers(who),
       ...(after === undefined ? {} : { 'last-event-id': String(after) }),
     },
-  });
-}
-
-async function imagePresent(image: string): Promise<boolean> {
-  const answer = await dockerApi(`/images/${encodeURIComponent(image)}/json`);
-  return answer === 200;
-}
-
-async function containerExists(name: string): Promise<boolean> {
-  return (await dockerApi(`/containers/${name}/json`)) === 200;
-}
-
-/** The status of a GET on the Docker Engine API over its socket; 0 when there is no daemon. */
-function dockerApi(path: string): Promise<number> {
-  return new Promise((resolve) => {
-    const request = httpRequest({ socketPath: '/var/run/docker.sock', path, method: 'GET' }, (response) => {
-      response.resume();
-      resolve(response.statusCode ?? 0);
-    });
-    request.on('error', () => {
-      resolve(0);
-    });
-    request.end();
   });
 }
 
@@ -345,25 +324,110 @@ describe.runIf(hasBubblewrap)('credentials', () => {
   });
 });
 
-const hasDocker = (await needs('docker')) && (await imagePresent('aibox/sandbox:latest'));
+const hasDocker = (await needs('docker')) && (await dockerImagePresent('aibox/sandbox:latest'));
 
-describe.runIf(hasDocker)('the docker runtime', () => {
-  it('provisions a container sandbox, runs Python in it without a network, and removes it on delete', async () => {
-    const id = await createReady(ADA, {
-      runtime: 'docker',
-      provisioning_scripts: [{ name: 'seed', run: 'echo from-the-image > seed.txt' }],
+const containerRuntimes = [
+  ['docker', hasDocker],
+  ['gvisor', hasDocker && (await needs('gvisor'))],
+] as const;
+
+describe.each(containerRuntimes)('the %s runtime', (runtime, present) => {
+  it.runIf(present)(
+    'provisions a container sandbox, runs Python in it without a network, and removes it on delete',
+    async () => {
+      const id = await createReady(ADA, {
+        runtime,
+        provisioning_scripts: [{ name: 'seed', run: 'echo from-the-image > seed.txt' }],
+      });
+      const run = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
+        argv: ['python3', '-c', 'print(6 * 7, open("seed.txt").read().strip())'],
+      });
+      expect(run.json).toMatchObject({ status: 'exited', exit_code: 0, stdout: '42 from-the-image\n' });
+      const net = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
+        argv: ['cat', '/proc/net/dev'],
+      });
+      expect(String(net.json['stdout'])).not.toMatch(/eth0|docker/);
+      expect((await sandboxes.call(ADA, 'DELETE', `/sandboxes/${id}`)).status).toBe(202);
+      await readSse(await eventsOf(ADA, id), (event) => event.event === 'sandbox_deleted');
+      expect(await containerExists(`aibox-sandbox-${id}`)).toBe(false);
+    },
+  );
+
+  it.runIf(present)(
+    'fails on a broken script with its stderr, and leaves no container or directory',
+    async () => {
+      const created = await sandboxes.call(ADA, 'POST', '/sandboxes', {
+        runtime,
+        provisioning_scripts: [{ name: 'broken', run: 'echo "no such package" >&2; exit 3' }],
+      });
+      const id = String(created.json['id']);
+      const events = await readSse(await eventsOf(ADA, id), settled);
+      const failed = events.find((event) => event.event === 'provisioning_failed');
+      expect(failed?.data).toMatchObject({ step: 'RunScripts', code: 'script_failed' });
+      expect(String(failed?.data['message'])).toContain('broken exited with 3: no such package');
+      expect(existsSync(join(sandboxes.dataDir, 'code-sandbox', 'sandboxes', id))).toBe(false);
+      expect(await containerExists(`aibox-sandbox-${id}`)).toBe(false);
+    },
+  );
+
+  it.runIf(present)(
+    'stops the container on stop, keeps the workspace, and runs it again on start',
+    async () => {
+      const id = await createReady(ADA, { runtime });
+      const container = new Docker().getContainer(`aibox-sandbox-${id}`);
+      await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
+        argv: ['sh', '-c', 'echo kept > kept.txt'],
+      });
+      const stopped = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/stop`);
+      expect(stopped.json).toMatchObject({ state: 'stopped' });
+      expect((await container.inspect()).State.Running).toBe(false);
+      const refused = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
+        argv: ['true'],
+      });
+      expect(refused.json).toMatchObject({ code: 'sandbox_not_ready' });
+
+      expect((await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/start`)).json).toMatchObject({
+        state: 'ready',
+      });
+      expect((await container.inspect()).State.Running).toBe(true);
+      const again = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
+        argv: ['cat', 'kept.txt'],
+      });
+      expect(again.json).toMatchObject({ exit_code: 0, stdout: 'kept\n' });
+      await sandboxes.call(ADA, 'DELETE', `/sandboxes/${id}`);
+    },
+  );
+});
+
+describe('a machine without the runtimes', () => {
+  it('stays ready, names each missing runtime in /readyz, and refuses its sandboxes with runtime_unavailable', async () => {
+    const bare = await startSandboxService({
+      env: {
+        SANDBOX_BWRAP_PATH: '/nonexistent/bwrap',
+        SANDBOX_DOCKER_SOCKET: '/nonexistent/docker.sock',
+      },
     });
-    const run = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
-      argv: ['python3', '-c', 'print(6 * 7, open("seed.txt").read().strip())'],
-    });
-    expect(run.json).toMatchObject({ status: 'exited', exit_code: 0, stdout: '42 from-the-image\n' });
-    const net = await sandboxes.call(ADA, 'POST', `/sandboxes/${id}/execs?wait=true`, {
-      argv: ['cat', '/proc/net/dev'],
-    });
-    expect(String(net.json['stdout'])).not.toMatch(/eth0|docker/);
-    expect((await sandboxes.call(ADA, 'DELETE', `/sandboxes/${id}`)).status).toBe(202);
-    await readSse(await eventsOf(ADA, id), (event) => event.event === 'sandbox_deleted');
-    expect(await containerExists(`aibox-sandbox-${id}`)).toBe(false);
+    try {
+      const ready = await fetch(`${bare.url}/readyz`);
+      expect(ready.status).toBe(200);
+      const body = (await ready.json()) as {
+        details: { runtimes: Record<string, { available: boolean; reason?: string }> };
+      };
+      const { runtimes } = body.details;
+      expect(Object.keys(runtimes).sort()).toEqual(['docker', 'gvisor', 'process']);
+      expect(Object.values(runtimes).map((runtime) => runtime.available)).toEqual([false, false, false]);
+      expect(runtimes['process']?.reason).toContain('/nonexistent/bwrap');
+      expect(runtimes['docker']?.reason).toContain('Docker daemon');
+      expect(runtimes['gvisor']?.reason).toContain('Docker daemon');
+      for (const runtime of ['process', 'docker', 'gvisor']) {
+        const refused = await bare.call(ADA, 'POST', '/sandboxes', { runtime });
+        expect(refused.status, runtime).toBe(503);
+        expect(refused.json, runtime).toMatchObject({ code: 'runtime_unavailable' });
+      }
+      expect((await bare.call(ADA, 'GET', '/sandboxes')).status).toBe(200);
+    } finally {
+      await bare.close();
+    }
   });
 });
 
@@ -388,9 +452,8 @@ describe.runIf(hasBubblewrap)('isolation and bad input', () => {
 
   it('refuses what it cannot do with a code, and bad input with a 400', async () => {
     const cases: [unknown, number, string][] = [
-      [{ runtime: 'gvisor' }, 400, 'feature_unavailable'],
       [{ image: 'debian:bookworm' }, 400, 'feature_unavailable'],
-      [{ network: { mode: 'egress', allow: ['example.com'] } }, 400, 'feature_unavailable'],
+      [{ network: { mode: 'egress' } }, 400, 'invalid_request'],
       [{ git_repos: [{ url: 'ssh://example.com/r.git' }] }, 400, 'invalid_request'],
       [{ surprise: 1 }, 400, 'invalid_request'],
       [{ resources: { memory_mb: 1 } }, 400, 'invalid_request'],

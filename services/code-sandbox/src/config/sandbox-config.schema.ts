@@ -3,7 +3,9 @@ import { isAbsolute, normalize } from 'node:path';
 import { base64KeySetting, enumSetting, intSetting, secret, textSetting, urlSetting } from '@aibox/platform';
 import { z } from 'zod';
 
+import { isEgressHostPattern } from '../dtos/sandbox.dto.js';
 import { parseGitHosts, type GitHost } from '../services/git-remote.js';
+import { parsePoolSettings, type PoolSetting } from '../services/warm-pool.js';
 
 /** Comma-separated absolute paths, normalized; empty entries are ignored, and an empty value is no path. */
 function pathListSetting(): z.ZodType<readonly string[], string> {
@@ -36,6 +38,19 @@ export const sandboxConfigSchema = z.object({
     .default('code_sandbox'),
   /** The runtime of a sandbox whose spec names none. */
   SANDBOX_DEFAULT_RUNTIME: enumSetting(['process', 'docker', 'gvisor'] as const).default('process'),
+  /**
+   * The warm pool: sandboxes kept made ahead, per runtime and image, as `runtime=size` (the default image)
+   * or `runtime:image=size`, comma-separated, e.g. `process=4,docker=2`. Empty: every sandbox starts cold.
+   */
+  SANDBOX_POOL: z
+    .string()
+    .transform((raw, ctx): readonly PoolSetting[] => {
+      const pools = parsePoolSettings(raw);
+      if (typeof pools !== 'string') return pools;
+      ctx.addIssue({ code: 'custom', message: pools });
+      return z.NEVER;
+    })
+    .default([]),
   /** The whole provisioning pipeline of one sandbox may take this long. */
   SANDBOX_PIPELINE_TIMEOUT_S: intSetting(1, 3_600).default(300),
   /** Resources of a sandbox whose spec names none. */
@@ -100,6 +115,41 @@ export const sandboxConfigSchema = z.object({
   SANDBOX_GIT_MAX_BYTES: intSetting(1_048_576, 68_719_476_736).default(1_073_741_824),
   /** One repository's clone; the pipeline's own timeout bounds it too. */
   SANDBOX_GIT_CLONE_TIMEOUT_S: intSetting(1, 3_600).default(300),
+  /**
+   * Hosts (`name` or `*.name`, comma-separated) the egress proxy connects to even when they resolve to
+   * loopback, private or other non-public addresses; a sandbox must still allow them. Empty: none.
+   */
+  SANDBOX_EGRESS_PRIVATE_HOSTS: z
+    .string()
+    .transform((raw, ctx): readonly string[] => {
+      const hosts = raw
+        .split(',')
+        .map((entry) => entry.trim().toLowerCase())
+        .filter((entry) => entry !== '');
+      const bad = hosts.findIndex((entry) => !isEgressHostPattern(entry));
+      if (bad === -1) return hosts;
+      ctx.addIssue({ code: 'custom', message: `entry ${bad + 1} is not a host name or *.name` });
+      return z.NEVER;
+    })
+    .default([]),
+  /** The ports the egress proxy connects to (comma-separated), for http and CONNECT alike. */
+  SANDBOX_EGRESS_PORTS: z
+    .string()
+    .transform((raw, ctx): readonly number[] => {
+      const entries = raw
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '');
+      const ports = entries.map((entry) => (/^\d{1,5}$/.test(entry) ? Number(entry) : 0));
+      const bad = ports.findIndex((port) => port < 1 || port > 65_535);
+      if (bad === -1 && ports.length > 0) return ports;
+      ctx.addIssue({
+        code: 'custom',
+        message: bad === -1 ? 'at least one port' : `entry ${bad + 1} is not a port (1-65535)`,
+      });
+      return z.NEVER;
+    })
+    .default([80, 443]),
 });
 
 export type SandboxConfigSchema = typeof sandboxConfigSchema;

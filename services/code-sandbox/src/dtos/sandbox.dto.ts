@@ -103,6 +103,36 @@ export const gitRepo = z.strictObject({
 
 export type GitRepoBody = z.infer<typeof gitRepo>;
 
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * An egress allowlist entry: a DNS name (letters, digits and `-` in labels of at most 63, 253 in all; an
+ * internationalized name in its `xn--` form), or `*.` and one, meaning any name below it. No scheme, port,
+ * path or IP address; a name ending in a numeric label is an IPv4 address to URL parsers, so it is refused.
+ */
+export function isEgressHostPattern(entry: string): boolean {
+  const name = entry.startsWith('*.') ? entry.slice(2) : entry;
+  if (name === '' || name.length > 253) return false;
+  const names = name.split('.');
+  const last = names.at(-1) ?? '';
+  return names.every((label) => DNS_LABEL.test(label)) && !/^(\d+|0x[0-9a-f]*)$/.test(last);
+}
+
+/** Where a sandbox's programs may reach over HTTP(S), lower-cased; at most 64 entries. */
+const egressAllow = z
+  .array(
+    z
+      .string()
+      .max(255)
+      .toLowerCase()
+      .refine(
+        isEgressHostPattern,
+        'a host name like api.example.com, or *.example.com; no port or IP address',
+      ),
+  )
+  .min(1)
+  .max(64);
+
 export const sandboxSpec = z.strictObject({
   name: z
     .string()
@@ -124,7 +154,19 @@ export const sandboxSpec = z.strictObject({
   network: z
     .strictObject({
       mode: z.enum(['none', 'egress']),
-      allow: z.array(z.string().max(253)).max(64).optional(),
+      allow: egressAllow.optional(),
+    })
+    .superRefine((value, ctx) => {
+      if (value.mode === 'egress' && value.allow === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['allow'],
+          message: 'egress needs allow: the hosts programs may reach',
+        });
+      }
+      if (value.mode === 'none' && value.allow !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['allow'], message: 'allow is for mode egress only' });
+      }
     })
     .optional(),
   env: z

@@ -60,7 +60,25 @@ export interface SandboxTables {
     tenant_id: string;
     created_at: Generated<Date>;
   };
+  /**
+   * The warm pool's entries: sandboxes made ahead of any request under a reserved id, belonging to no tenant
+   * (no row-level security, like `sandbox_index`). A claim moves the id from here to `sandbox_index` in one
+   * transaction, so recovery always finds what the machine holds in one of the two.
+   */
+  sandbox_pool: {
+    sandbox_id: string;
+    runtime: string;
+    /** The container image; empty for `process`. */
+    image: string;
+    /** The limits it was made with, `{cpus, memory_mb, pids, disk_mb}`: recovery adopts only current ones. */
+    resources: Json;
+    /** `filling` until the runtime made it, then `ready` to claim. */
+    state: PoolEntryState;
+    created_at: Generated<Date>;
+  };
 }
+
+export type PoolEntryState = 'filling' | 'ready';
 
 export const SANDBOX_MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_sandboxes_events_execs': {
@@ -138,6 +156,24 @@ export const SANDBOX_MIGRATIONS: Readonly<Record<string, Migration>> = {
         .addColumn('sandbox_id', 'text', (c) => c.primaryKey())
         .addColumn('tenant_id', 'text', (c) => c.notNull())
         .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+    },
+  },
+  '0004_sandbox_pool': {
+    async up(db) {
+      await db.schema
+        .createTable('sandbox_pool')
+        .addColumn('sandbox_id', 'text', (c) => c.primaryKey())
+        .addColumn('runtime', 'text', (c) => c.notNull())
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('resources', 'jsonb', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('filling', 'ready')`))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema
+        .createIndex('sandbox_pool_claim')
+        .on('sandbox_pool')
+        .columns(['runtime', 'image', 'state', 'created_at'])
         .execute();
     },
   },

@@ -2,6 +2,7 @@ import { sql, type Selectable, type Transaction } from 'kysely';
 
 import type { SqlStore } from '@aibox/stores';
 
+import { lockReadyEntry, removeClaimedEntry, type PoolKey } from './pool.repository.js';
 import type { SandboxState, SandboxTables } from './sandbox-schema.js';
 
 export type SandboxRow = Selectable<SandboxTables['sandboxes']>;
@@ -36,6 +37,11 @@ export interface NewSandbox {
   readonly cpus: number;
   readonly memoryMb: number;
 }
+
+/** An event to record; `state` also moves the sandbox to that state (the event is then `state_changed`). */
+export type EventDraft =
+  | { readonly type: string; readonly data: Readonly<Record<string, unknown>> }
+  | { readonly state: SandboxState; readonly error?: { code: string; message: string } };
 
 function toEvent(row: Selectable<SandboxTables['sandbox_events']>): SandboxEvent {
   return { seq: row.seq, type: row.type, data: row.data as Record<string, unknown>, at: row.at };
@@ -107,13 +113,17 @@ export class SandboxRepository {
 
   /**
    * Reserves the sandbox's id and row (state `pending`, first event written with it). With an idempotency
-   * key already used by this user, nothing is inserted and the earlier sandbox is returned instead.
+   * key already used by this user, nothing is inserted and the earlier sandbox is returned instead. With
+   * `pool`, a ready entry of that warm pool is claimed when there is one: the sandbox takes its id (`pooled`).
    */
   async reserve(
     tenantId: string,
     sandbox: NewSandbox,
     quota: SandboxQuota,
-  ): Promise<{ row: SandboxRow; created: boolean; event?: SandboxEvent } | { quotaExceeded: string }> {
+    pool?: PoolKey,
+  ): Promise<
+    { row: SandboxRow; created: boolean; pooled?: boolean; event?: SandboxEvent } | { quotaExceeded: string }
+  > {
     return this.sql.forTenant(tenantId).transaction(async (trx) => {
       if (sandbox.idempotencyKey !== null) {
         const earlier = await trx
@@ -128,10 +138,13 @@ export class SandboxRepository {
       await sql`select pg_advisory_xact_lock(hashtext(${`code-sandbox.quota.${tenantId}`}))`.execute(trx);
       const check = await quotaCheck(trx, sandbox, quota);
       if (!check.ok) return { quotaExceeded: check.reason };
+      // Locked until this transaction ends: the entry leaves the pool only if the sandbox row is written.
+      const pooledId = pool === undefined ? undefined : await lockReadyEntry(trx, pool);
+      const id = pooledId ?? sandbox.id;
       const inserted = await trx
         .insertInto('sandboxes')
         .values({
-          id: sandbox.id,
+          id,
           tenant_id: tenantId,
           user_id: sandbox.userId,
           name: sandbox.name,
@@ -155,9 +168,10 @@ export class SandboxRepository {
           .executeTakeFirstOrThrow();
         return { row: earlier, created: false };
       }
-      await trx.insertInto('sandbox_index').values({ sandbox_id: sandbox.id, tenant_id: tenantId }).execute();
-      const event = await appendIn(trx, tenantId, sandbox.id, 'state_changed', { state: 'pending' });
-      return { row: inserted, created: true, event };
+      if (pooledId !== undefined) await removeClaimedEntry(trx, pooledId);
+      await trx.insertInto('sandbox_index').values({ sandbox_id: id, tenant_id: tenantId }).execute();
+      const event = await appendIn(trx, tenantId, id, 'state_changed', { state: 'pending' });
+      return { row: inserted, created: true, pooled: pooledId !== undefined, event };
     });
   }
 
@@ -205,6 +219,66 @@ export class SandboxRepository {
         state,
         ...(error === undefined ? {} : { code: error.code, message: error.message }),
       });
+    });
+  }
+
+  /**
+   * Records events in one transaction, in order, with consecutive sequence numbers; a state draft moves the
+   * sandbox too. The events as stored, to push once this resolves (committed).
+   */
+  async record(tenantId: string, sandboxId: string, drafts: readonly EventDraft[]): Promise<SandboxEvent[]> {
+    if (drafts.length === 0) return [];
+    return this.sql.forTenant(tenantId).transaction(async (trx) => {
+      await trx
+        .selectFrom('sandboxes')
+        .select('id')
+        .where('id', '=', sandboxId)
+        .forUpdate()
+        .executeTakeFirst();
+      const last = await trx
+        .selectFrom('sandbox_events')
+        .select((eb) => eb.fn.max('seq').as('seq'))
+        .where('sandbox_id', '=', sandboxId)
+        .executeTakeFirst();
+      const first = (last?.seq ?? 0) + 1;
+      const finalState = drafts.findLast((draft) => 'state' in draft);
+      if (finalState !== undefined && 'state' in finalState) {
+        const error = finalState.error;
+        await trx
+          .updateTable('sandboxes')
+          .set({
+            state: finalState.state,
+            updated_at: new Date(),
+            ...(error === undefined ? {} : { error_code: error.code, error_message: error.message }),
+          })
+          .where('id', '=', sandboxId)
+          .execute();
+        if (finalState.state === 'deleted')
+          await trx.deleteFrom('sandbox_index').where('sandbox_id', '=', sandboxId).execute();
+      }
+      const rows = await trx
+        .insertInto('sandbox_events')
+        .values(
+          drafts.map((draft, index) => ({
+            sandbox_id: sandboxId,
+            tenant_id: tenantId,
+            seq: first + index,
+            ...('state' in draft
+              ? {
+                  type: 'state_changed',
+                  data: JSON.stringify({
+                    state: draft.state,
+                    ...(draft.error === undefined
+                      ? {}
+                      : { code: draft.error.code, message: draft.error.message }),
+                  }),
+                }
+              : { type: draft.type, data: JSON.stringify(draft.data) }),
+          })),
+        )
+        .returningAll()
+        .execute();
+      return rows.map(toEvent).sort((a, b) => a.seq - b.seq);
     });
   }
 

@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 
 import { SandboxError } from '../errors/sandbox.error.js';
-import { readExitCode } from './exec-files.js';
+import { EGRESS_LAUNCHER } from './egress-forwarder.js';
+import { readExitCode, recordExitCode } from './exec-files.js';
 import { endOrTimeout } from './exec-timeout.js';
 import { closeAll, openHostBinds } from './host-source.js';
 import type { ProcessRuntimeLogger } from './process.runtime.js';
@@ -44,6 +45,10 @@ const MIB = 1024 * 1024;
 /** Docker has no push for an exec's end; inspecting is one cheap request on the local socket. */
 const EXEC_POLL_MS = 100;
 const HELPER_POLL_MS = 20;
+/** 128 + SIGKILL: what a program killed for memory ends with. */
+const OOM_KILLED_STATUS = 137;
+/** Host threads a gVisor sandbox kernel may use on top of its programs' pid limit (see `pidLimits`). */
+const GVISOR_HOST_THREADS = 4_096;
 const KILL_DEADLINE_MS = 10_000;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const CONTAINER_PREFIX = 'aibox-sandbox-';
@@ -68,18 +73,20 @@ const MARKER = 'AIBOX_EXEC';
 const marker = (execId: string): string => `${MARKER}=${execId}/`;
 
 /**
- * The docker exec runs `sh -c WRAPPER sh <dir> <argv…>`. The program gets its own session and process group
+ * The docker exec runs `sh -c <wrapper> sh <dir> <argv…>`. The program gets its own session and process group
  * (its pgid is written to `pgid`); the status is written under a temporary name and renamed, so a reader sees
  * all or nothing. `env` runs the argv as a program, never a shell builtin.
  */
-const WRAPPER = [
-  'd=$1; shift',
-  'ulimit -f "$AIBOX_FSIZE" || exit 125',
-  'if [ -e "$d/stdin" ]; then exec < "$d/stdin"; else exec < /dev/null; fi',
-  'setsid /bin/sh -c \'printf "%s\\n" "$$" > "$0/pgid.tmp" && mv -f "$0/pgid.tmp" "$0/pgid" && exec /usr/bin/env -- "$@"\' "$d" "$@" > "$d/stdout" 2> "$d/stderr"',
-  'status=$?',
-  'printf \'%s\\n\' "$status" > "$d/exit_code.tmp" && mv -f "$d/exit_code.tmp" "$d/exit_code"',
-].join('\n');
+const wrapper = (egress: boolean): string =>
+  [
+    'd=$1; shift',
+    'ulimit -f "$AIBOX_FSIZE" || exit 125',
+    'if [ -e "$d/stdin" ]; then exec < "$d/stdin"; else exec < /dev/null; fi',
+    // With egress, the egress forwarder runs the rest and ends with it (it carries the marker too).
+    `${egress ? `${EGRESS_LAUNCHER} ` : ''}setsid /bin/sh -c 'printf "%s\\n" "$$" > "$0/pgid.tmp" && mv -f "$0/pgid.tmp" "$0/pgid" && exec /usr/bin/env -- "$@"' "$d" "$@" > "$d/stdout" 2> "$d/stderr"`,
+    'status=$?',
+    'printf \'%s\\n\' "$status" > "$d/exit_code.tmp" && mv -f "$d/exit_code.tmp" "$d/exit_code"',
+  ].join('\n');
 
 /**
  * `sh -c REAPER sh <marker> kill|probe`. The exec's processes: those carrying its marker, the members of
@@ -145,6 +152,11 @@ export class DockerRuntime implements SandboxRuntime {
   private readonly image: string;
   private readonly labelPrefix: string;
   private readonly logger: DockerRuntimeLogger;
+  /**
+   * runsc found registered: Docker's runtimes change only with a restart of the daemon, and listing them
+   * (`docker info`) costs several milliseconds of every create; the daemon is still pinged each time.
+   */
+  private runscFound = false;
 
   constructor(options: DockerRuntimeOptions) {
     this.name = options.name;
@@ -164,14 +176,44 @@ export class DockerRuntime implements SandboxRuntime {
     } catch (error) {
       return { ok: false, reason: `the Docker daemon does not answer: ${oneLine(error)}` };
     }
-    if (this.name === 'docker') return { ok: true };
+    if (this.name === 'docker' || this.runscFound) return { ok: true };
     try {
       const info = (await this.docker.info()) as { Runtimes?: Record<string, unknown> };
-      if (info.Runtimes !== undefined && 'runsc' in info.Runtimes) return { ok: true };
+      this.runscFound = info.Runtimes !== undefined && 'runsc' in info.Runtimes;
+      if (this.runscFound) return { ok: true };
       return { ok: false, reason: 'Docker has no runsc runtime registered (/etc/docker/daemon.json)' };
     } catch (error) {
       return { ok: false, reason: `cannot list Docker runtimes: ${oneLine(error)}` };
     }
+  }
+
+  /**
+   * runc binds the egress socket like any directory and the image has the forwarder's Python. runsc, as this
+   * deployment registers it, refuses connections to host unix sockets (that needs its `--host-uds=open`).
+   */
+  /**
+   * Egress reaches the service's proxy through a unix socket bound into the container. runc connects to it
+   * as any program does; gVisor only when Docker runs runsc with `--host-uds=open` (or `all`), which lets the
+   * sandbox connect to host sockets bound into it, and no others.
+   */
+  async egressAvailable(): Promise<RuntimeAvailability> {
+    if (this.name === 'docker') return { ok: true };
+    try {
+      const info = (await this.docker.info()) as {
+        Runtimes?: Record<string, { runtimeArgs?: unknown } | undefined>;
+      };
+      const args = info.Runtimes?.['runsc']?.runtimeArgs;
+      if (Array.isArray(args) && args.some((arg) => /^--?host-uds=(open|all)$/.test(String(arg)))) {
+        return { ok: true };
+      }
+    } catch (error) {
+      return { ok: false, reason: `cannot list Docker runtimes: ${oneLine(error)}` };
+    }
+    return {
+      ok: false,
+      reason:
+        "gVisor cannot connect to the egress proxy's unix socket unless Docker runs runsc with --host-uds=open",
+    };
   }
 
   async create(sandbox: ContainerSandbox): Promise<void> {
@@ -202,6 +244,33 @@ export class DockerRuntime implements SandboxRuntime {
     }
   }
 
+  /**
+   * The sandbox's memory, CPU and pid limits on its running container (a claimed warm-pool entry), by the
+   * same pid rule as at creation. runsc has no `update`, so Docker cannot change a gVisor container's limits:
+   * the warm pool lets only a spec with the pool's own resources claim a gVisor entry.
+   */
+  async applyResources(sandbox: ContainerSandbox): Promise<void> {
+    checkSandbox(sandbox);
+    if (this.name === 'gvisor') {
+      throw new SandboxError('runtime_unavailable', "gVisor cannot change a running container's limits");
+    }
+    const { resources } = sandbox;
+    const memory = resources.memoryMb * MIB;
+    try {
+      await this.container(sandbox.id).update({
+        Memory: memory,
+        MemorySwap: memory,
+        NanoCpus: Math.round(resources.cpus * 1e9),
+        PidsLimit: this.pidLimits(resources.pids).PidsLimit,
+      });
+    } catch (error) {
+      throw new SandboxError(
+        'runtime_unavailable',
+        `cannot update the container's limits: ${oneLine(error)}`,
+      );
+    }
+  }
+
   async exec(sandbox: ContainerSandbox, exec: ExecStart): Promise<ExecHandle> {
     checkSandbox(sandbox);
     checkExec(exec);
@@ -221,7 +290,7 @@ export class DockerRuntime implements SandboxRuntime {
     let started: Docker.Exec;
     try {
       started = await container.exec({
-        Cmd: ['/bin/sh', '-c', WRAPPER, 'sh', inside, ...exec.argv],
+        Cmd: ['/bin/sh', '-c', wrapper(sandbox.egress === true), 'sh', inside, ...exec.argv],
         User: SANDBOX_USER,
         WorkingDir: exec.cwd === '' ? '/workspace' : exec.cwd,
         Env: [...Object.entries(env).map(([name, value]) => `${name}=${value}`), marker(exec.execId)],
@@ -247,7 +316,12 @@ export class DockerRuntime implements SandboxRuntime {
         );
       },
     ).then(async ({ timedOut }): Promise<ExecEnd> => {
-      return { exitCode: await readExitCode(exec.dir), timedOut };
+      const exitCode = await readExitCode(exec.dir);
+      if (exitCode !== null || timedOut || !(await this.oomKilled(sandbox.id))) return { exitCode, timedOut };
+      // Under gVisor the host's OOM killer takes the sandbox kernel, with every program in it: they were
+      // killed as a hog is under runc (SIGKILL, 137). The next exec starts the container again.
+      await recordExitCode(exec.dir, OOM_KILLED_STATUS);
+      return { exitCode: OOM_KILLED_STATUS, timedOut };
     });
     return { pid: info.Pid, ended };
   }
@@ -267,9 +341,32 @@ export class DockerRuntime implements SandboxRuntime {
     return (await this.reaper(sandbox.id, execId, 'probe', Date.now() + KILL_DEADLINE_MS)) === 0;
   }
 
+  /** Stops the container (SIGKILL through tini at once: the execs were killed before); `create` restarts it. */
+  async stop(sandbox: RuntimeSandbox): Promise<void> {
+    checkName('sandbox id', sandbox.id);
+    try {
+      await this.container(sandbox.id).stop({ t: 0 });
+    } catch (error) {
+      // 304: not running; 404: no container (the next `create` makes one).
+      const status = statusOf(error);
+      if (status !== 304 && status !== 404) throw error;
+    }
+  }
+
   async destroy(sandbox: RuntimeSandbox): Promise<void> {
     checkName('sandbox id', sandbox.id);
     await removeContainer(this.container(sandbox.id));
+  }
+
+  /** Whether the container stopped because the host's OOM killer killed it. */
+  private async oomKilled(sandboxId: string): Promise<boolean> {
+    try {
+      const { State } = await this.container(sandboxId).inspect();
+      return !State.Running && State.OOMKilled;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw error;
+    }
   }
 
   private container(sandboxId: string): Docker.Container {
@@ -292,7 +389,7 @@ export class DockerRuntime implements SandboxRuntime {
         NetworkMode: 'none',
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
-        PidsLimit: resources.pids,
+        ...this.pidLimits(resources.pids),
         Memory: memory,
         MemorySwap: memory,
         NanoCpus: Math.round(resources.cpus * 1e9),
@@ -318,6 +415,21 @@ export class DockerRuntime implements SandboxRuntime {
         RestartPolicy: { Name: 'no' },
         ...(this.name === 'gvisor' ? { Runtime: 'runsc' } : {}),
       },
+    };
+  }
+
+  /**
+   * Under runc, the container's processes are host processes and `PidsLimit` counts them. Under gVisor the
+   * host sees only the sandbox kernel's threads (Go's, growing with each `runsc exec`): a `PidsLimit` sized
+   * for the programs starves it, and the whole container dies with the first exec that ends. There the
+   * programs are held by RLIMIT_NPROC, which gVisor's kernel enforces over its own processes (the container
+   * is one user's alone), and the host limit only bounds the sandbox kernel.
+   */
+  private pidLimits(pids: number): Pick<Docker.HostConfig, 'PidsLimit' | 'Ulimits'> {
+    if (this.name === 'docker') return { PidsLimit: pids };
+    return {
+      PidsLimit: pids + GVISOR_HOST_THREADS,
+      Ulimits: [{ Name: 'nproc', Soft: pids, Hard: pids }],
     };
   }
 

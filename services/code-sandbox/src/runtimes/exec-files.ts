@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -25,4 +25,16 @@ export async function readExitCode(dir: string): Promise<number | null> {
     return null;
   }
   return /^\d+$/.test(text.trim()) ? Number(text.trim()) : null;
+}
+
+/**
+ * Records an exec's status on the wrapper's behalf, when something outside the sandbox ended it (the host's
+ * OOM killer took the whole container). Written like the wrapper does: a fresh temporary name (`wx` never
+ * follows a link left there) renamed over `exit_code`.
+ */
+export async function recordExitCode(dir: string, status: number): Promise<void> {
+  const temporary = join(dir, 'exit_code.host');
+  await rm(temporary, { force: true });
+  await writeFile(temporary, `${String(status)}\n`, { flag: 'wx', mode: 0o644 });
+  await rename(temporary, join(dir, 'exit_code'));
 }

@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 import { SandboxError } from '../errors/sandbox.error.js';
+import { EGRESS_LAUNCHER, EGRESS_PYTHON } from './egress-forwarder.js';
 import { readExitCode } from './exec-files.js';
 import { endOrTimeout } from './exec-timeout.js';
 import { closeAll, openHostBinds } from './host-source.js';
@@ -164,13 +165,14 @@ const FIRST_BIND_FD = 7;
 /**
  * Runs inside the sandbox as `sh -c <script> sh <argv…>`. `env` runs the argv as a program (never a shell
  * builtin or keyword); the status is written under a temporary name and renamed, so a reader sees all or nothing.
+ * With egress, the egress forwarder runs the program and ends with it, before the status is written.
  */
-function wrapperScript(ulimits: readonly string[]): string {
+function wrapperScript(ulimits: readonly string[], egress: boolean): string {
   const dir = EXEC_DIR_INSIDE;
   return [
     `${ulimits.map((limit) => `ulimit ${limit}`).join(' && ')} || exit 125`,
     `if [ -e ${dir}/stdin ]; then exec < ${dir}/stdin; else exec < /dev/null; fi`,
-    `/usr/bin/env -- "$@" > ${dir}/stdout 2> ${dir}/stderr`,
+    `${egress ? `${EGRESS_LAUNCHER} ` : ''}/usr/bin/env -- "$@" > ${dir}/stdout 2> ${dir}/stderr`,
     'status=$?',
     `printf '%s\\n' "$status" > ${dir}/exit_code.tmp && mv -f ${dir}/exit_code.tmp ${dir}/exit_code`,
   ].join('\n');
@@ -217,6 +219,16 @@ export class ProcessRuntime implements SandboxRuntime {
   available(): Promise<RuntimeAvailability> {
     this.availability ??= this.probe();
     return this.availability;
+  }
+
+  /** The forwarder runs on the host's Python (the sandbox sees the host's /usr); its socket is a plain bind. */
+  async egressAvailable(): Promise<RuntimeAvailability> {
+    try {
+      await access(EGRESS_PYTHON, fsConstants.X_OK);
+      return { ok: true };
+    } catch {
+      return { ok: false, reason: `the process runtime runs the host's ${EGRESS_PYTHON}, which is missing` };
+    }
   }
 
   async create(sandbox: RuntimeSandbox): Promise<void> {
@@ -480,7 +492,7 @@ export class ProcessRuntime implements SandboxRuntime {
       '--',
       '/bin/sh',
       '-c',
-      wrapperScript(ulimits),
+      wrapperScript(ulimits, sandbox.egress === true),
       'sh',
       ...exec.argv,
     ];

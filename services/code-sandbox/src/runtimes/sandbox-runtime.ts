@@ -20,6 +20,12 @@ export interface RuntimeSandbox {
   readonly image?: string;
   /** Host directories bound into the sandbox, in this order (none when absent). */
   readonly binds?: readonly RuntimeBind[];
+  /**
+   * Network egress: the binds include the egress directory at `EGRESS_DIR_INSIDE`, and each exec runs its
+   * program under `EGRESS_LAUNCHER` (`egress-forwarder.ts`), which gives it the proxy variables and lives
+   * exactly as long as it.
+   */
+  readonly egress?: boolean;
 }
 
 /** A host directory bound into a sandbox. */
@@ -83,14 +89,29 @@ export interface SandboxRuntime {
   readonly programUid?: number;
   /** Whether this machine can run it (a binary missing, a daemon down); checked at start and on `/readyz`. */
   available(): Promise<RuntimeAvailability>;
+  /**
+   * Whether its sandboxes can have network egress: the forwarder's interpreter inside, and a way to reach a
+   * host unix socket. Absent: they cannot. Checked when a sandbox asking for it is created.
+   */
+  egressAvailable?(): Promise<RuntimeAvailability>;
   /** Prepares the sandbox (resource controls, anything long-lived); idempotent. */
   create(sandbox: RuntimeSandbox): Promise<void>;
+  /**
+   * Sets the limits of a sandbox `create` made with other resources (a claimed warm-pool entry takes the
+   * claim's). Absent: `create` applies them again.
+   */
+  applyResources?(sandbox: RuntimeSandbox): Promise<void>;
   /** Starts an exec; resolves once it runs. */
   exec(sandbox: RuntimeSandbox, exec: ExecStart): Promise<ExecHandle>;
   /** Kills the exec and every process it started, whatever they did to detach; resolves once all are gone. */
   kill(sandbox: RuntimeSandbox, execId: string): Promise<void>;
   /** Whether any process of the exec still runs (recovery after a restart). */
   running(sandbox: RuntimeSandbox, execId: string): Promise<boolean>;
+  /**
+   * A stopped sandbox: releases what keeps it running (a container) once its execs are killed, keeping its
+   * files; `create` brings it back. Absent where a sandbox runs nothing between execs (`process`).
+   */
+  stop?(sandbox: RuntimeSandbox): Promise<void>;
   /** Kills everything in the sandbox and releases what `create` took; idempotent. The workspace stays. */
   destroy(sandbox: RuntimeSandbox): Promise<void>;
   /** Removes what the runtime holds for sandboxes not in `knownIds` (restart recovery); the ids removed. */

@@ -148,7 +148,8 @@ function literalAddress(hostname: string): string | undefined {
 
 export type HostResolver = (hostname: string) => Promise<readonly { address: string; family: number }[]>;
 
-const systemResolver: HostResolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+/** The system's resolver (getaddrinfo: /etc/hosts, then DNS), every address in the order it gives them. */
+export const systemResolver: HostResolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
 
 /**
  * Which git remotes the service contacts, and at which address. With an allowlist, only the hosts on it

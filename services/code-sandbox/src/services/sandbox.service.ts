@@ -9,15 +9,23 @@ import { credentialFilePath, parseSelector, type SandboxSpecBody } from '../dtos
 import { SandboxError } from '../errors/sandbox.error.js';
 import type { ExecRepository } from '../repositories/exec.repository.js';
 import type { SandboxState } from '../repositories/sandbox-schema.js';
-import type { SandboxQuota, SandboxRepository, SandboxRow } from '../repositories/sandbox.repository.js';
+import type {
+  EventDraft,
+  SandboxQuota,
+  SandboxRepository,
+  SandboxRow,
+} from '../repositories/sandbox.repository.js';
+import { EGRESS_DIR_INSIDE } from '../runtimes/egress-forwarder.js';
 import { openExecFile } from '../runtimes/exec-files.js';
 import type { RuntimeName, RuntimeSandbox, SandboxRuntime } from '../runtimes/sandbox-runtime.js';
+import type { EgressProxies } from './egress-proxy.js';
 import type { EventHub } from './event-hub.js';
 import { describeClones, GitCloneFailure, type GitRepoSpec, type RepositoryCloner } from './git-clone.js';
 import { CopyFailed, CopyTooLarge } from './host-copy.js';
 import { ProvisioningInputs, type SandboxCopy, type SandboxMount } from './provisioning-inputs.js';
 import type { OwnedSandbox, SandboxAccess } from './sandbox-access.js';
 import type { SandboxDirs } from './sandbox-dirs.js';
+import type { PoolSize, WarmPool } from './warm-pool.js';
 
 /** The provisioning pipeline (ARCHITECTURE §8), in order; a step that does not apply is `skipped`. */
 export const PROVISIONING_STEPS = [
@@ -45,7 +53,8 @@ export interface SandboxSpec {
   readonly resources: { cpus: number; memory_mb: number; pids: number; disk_mb: number };
   readonly ttl_s: number | null;
   readonly idle_ttl_s: number | null;
-  readonly network: { mode: 'none' };
+  /** `egress`: HTTP(S) to the allowlisted hosts (lower case, `*.name` for subdomains) through the proxy. */
+  readonly network: { mode: 'none' } | { mode: 'egress'; allow: readonly string[] };
   readonly env: Readonly<Record<string, string>>;
   /**
    * The owner's credentials, by id only: `as_env` is decrypted into each program's environment when it
@@ -80,6 +89,31 @@ export interface SandboxDefaults {
   readonly diskMb: number;
   readonly pipelineTimeoutS: number;
   readonly quota: SandboxQuota;
+}
+
+/**
+ * Whether a step may take long: host work of unbounded length. The events before it are committed first, so
+ * a subscriber sees it start; a quick or skipped step's events wait to be written with the next ones.
+ */
+function mayTakeLong(step: ProvisioningStep, spec: SandboxSpec, claimed: boolean): boolean {
+  switch (step) {
+    case 'CreateSandbox':
+      return !claimed;
+    case 'MountLocalDirs':
+      return (spec.mounts ?? []).length > 0 || (spec.copies ?? []).length > 0;
+    case 'CloneRepositories':
+      return spec.git_repos.length > 0;
+    case 'RunScripts':
+      return spec.provisioning_scripts.length > 0;
+    case 'Validate':
+    case 'PrepareImage':
+    case 'ResolveCredentials':
+    case 'StartSandbox':
+    case 'InjectCredentials':
+    case 'SetupAgentFs':
+    case 'StartAgent':
+      return false;
+  }
 }
 
 /** A failed step: its code names what went wrong for the caller. */
@@ -187,6 +221,9 @@ export class SandboxService implements SandboxAccess {
     private readonly logger: Logger,
     private readonly repositories: RepositoryCloner,
     private readonly inputs: ProvisioningInputs,
+    private readonly egress: EgressProxies,
+    /** Absent, or with no pools: every sandbox starts cold. */
+    private readonly pool?: WarmPool,
   ) {}
 
   /**
@@ -221,8 +258,10 @@ export class SandboxService implements SandboxAccess {
   ): Promise<SandboxView> {
     const spec = await this.withHostInputs(this.accept(body), body);
     await this.requireRuntime(spec.runtime);
+    if (spec.network.mode === 'egress') await this.requireEgress(spec.runtime);
     const requestHash =
       idempotencyKey === undefined ? null : createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    const pool = this.pool?.poolFor(spec);
     const reserved = await this.sandboxes.reserve(
       principal.tid,
       {
@@ -239,15 +278,18 @@ export class SandboxService implements SandboxAccess {
         memoryMb: spec.resources.memory_mb,
       },
       this.defaults.quota,
+      pool === undefined ? undefined : { runtime: pool.runtime, image: pool.image ?? '' },
     );
     if ('quotaExceeded' in reserved) throw new SandboxError('quota_exceeded', reserved.quotaExceeded);
-    const { row, created, event } = reserved;
+    const { row, created, pooled, event } = reserved;
     if (!created) {
       if (row.request_hash !== requestHash) throw new SandboxError('idempotency_conflict');
       return sandboxView(row);
     }
     if (event !== undefined) this.hub.publish(row.id, event);
-    this.track(this.provision(principal.tid, row.id, spec));
+    // The pool found empty is being topped up; one claimed from is topped up after this pipeline settles.
+    if (pool !== undefined && pooled !== true) this.pool?.refill(pool);
+    this.track(this.provision(principal.tid, row, spec, pooled === true ? pool : undefined));
     return sandboxView(row);
   }
 
@@ -307,6 +349,8 @@ export class SandboxService implements SandboxAccess {
     if (row.state === 'stopped') return sandboxView(row);
     if (row.state !== 'ready') throw new SandboxError('sandbox_not_ready', `it is ${row.state}`);
     await this.killExecs(principal.tid, row);
+    await this.egress.stop(id);
+    await this.runtimeOf(row).stop?.(this.runtimeSandbox(row));
     await this.inputs.clearCredentialFiles(id);
     await this.emitState(principal.tid, id, 'stopped');
     return sandboxView({ ...row, state: 'stopped' });
@@ -318,6 +362,7 @@ export class SandboxService implements SandboxAccess {
     if (row.state !== 'stopped') throw new SandboxError('sandbox_not_ready', `it is ${row.state}`);
     await this.writeCredentialFiles(row);
     await this.runtimeOf(row).create(this.runtimeSandbox(row));
+    await this.startEgress(row);
     await this.emitState(principal.tid, id, 'ready');
     return sandboxView({ ...row, state: 'ready' });
   }
@@ -363,8 +408,28 @@ export class SandboxService implements SandboxAccess {
       },
       env: spec.env,
       ...(spec.image === null ? {} : { image: spec.image }),
-      binds: this.inputs.binds(row.id, spec.mounts ?? [], spec.credentials),
+      binds: [
+        ...this.inputs.binds(row.id, spec.mounts ?? [], spec.credentials),
+        ...(spec.network.mode === 'egress'
+          ? [
+              {
+                source: this.dirs.egress(row.id),
+                target: EGRESS_DIR_INSIDE,
+                writable: false,
+                origin: 'service' as const,
+              },
+            ]
+          : []),
+      ],
+      ...(spec.network.mode === 'egress' ? { egress: true } : {}),
     };
+  }
+
+  /** Opens the sandbox's egress proxy with its allowlist, when it has network egress. */
+  private async startEgress(row: SandboxRow): Promise<void> {
+    const { network } = row.spec as SandboxSpec;
+    if (network.mode !== 'egress') return;
+    await this.egress.start(row.id, network.allow, this.runtimeOf(row).programUid);
   }
 
   /** Records an event and pushes it to subscribers once committed. */
@@ -385,9 +450,13 @@ export class SandboxService implements SandboxAccess {
     let failed = 0;
     let deleted = 0;
     const indexed = await this.sandboxes.indexed();
-    // Containers of sandboxes the store does not know (created, then the service died before recording them).
+    // Containers of sandboxes the store does not know (created, then the service died before recording them);
+    // the warm pool's entries are known, and its own recovery adopts or destroys them.
     let orphans = 0;
-    const known = new Set(indexed.map((entry) => entry.sandboxId));
+    const known = new Set([
+      ...indexed.map((entry) => entry.sandboxId),
+      ...((await this.pool?.entryIds()) ?? []),
+    ]);
     for (const runtime of this.runtimes.values()) {
       if (runtime.removeOrphans === undefined || !(await runtime.available()).ok) continue;
       orphans += (await runtime.removeOrphans(known)).length;
@@ -409,6 +478,11 @@ export class SandboxService implements SandboxAccess {
         await this.teardown(tenantId, sandboxId, 'deleted');
         deleted += 1;
       } else if (row.state === 'ready' || row.state === 'stopped') {
+        if (row.state === 'ready') {
+          await this.startEgress(row).catch((error: unknown) => {
+            this.logger.error({ err: error, sandbox_id: sandboxId }, 'cannot reopen the egress proxy');
+          });
+        }
         this.armTtl(tenantId, row);
         // What ran before the restart is not known here: the idle time starts again now.
         this.touch(tenantId, row, false);
@@ -422,6 +496,7 @@ export class SandboxService implements SandboxAccess {
     this.timers.clear();
     this.idleTimers.clear();
     await Promise.allSettled([...this.work]);
+    await this.egress.close();
   }
 
   private accept(body: SandboxSpecBody): SandboxSpec {
@@ -429,12 +504,9 @@ export class SandboxService implements SandboxAccess {
       throw new SandboxError('feature_unavailable', what);
     };
     const runtime = body.runtime ?? this.defaults.runtime;
-    if (runtime === 'gvisor') unavailable('the gvisor runtime is not built into this service yet');
     if (runtime === 'process' && body.image !== undefined) {
       unavailable("the process runtime runs the host's programs and takes no image; use docker");
     }
-    if (body.network?.mode === 'egress')
-      unavailable('network egress is not available yet; sandboxes have no network');
     return {
       name: body.name ?? 'sandbox',
       labels: body.labels ?? {},
@@ -448,7 +520,10 @@ export class SandboxService implements SandboxAccess {
       },
       ttl_s: body.ttl_s ?? null,
       idle_ttl_s: body.idle_ttl_s ?? null,
-      network: { mode: 'none' },
+      network:
+        body.network?.mode === 'egress'
+          ? { mode: 'egress', allow: [...new Set(body.network.allow ?? [])] }
+          : { mode: 'none' },
       env: body.env ?? {},
       credentials: (body.credentials ?? []).map((credential) =>
         credential.as_file === undefined
@@ -463,6 +538,17 @@ export class SandboxService implements SandboxAccess {
       })),
       agent: { provider: 'none' },
     };
+  }
+
+  /** Network egress needs the runtime to reach the proxy's socket (a Python forwarder inside, a unix socket bind). */
+  private async requireEgress(name: RuntimeName): Promise<void> {
+    const availability = await this.runtimes.get(name)?.egressAvailable?.();
+    if (availability?.ok !== true) {
+      throw new SandboxError(
+        'feature_unavailable',
+        `network egress: ${availability?.reason ?? `the ${name} runtime cannot reach the egress proxy`}`,
+      );
+    }
   }
 
   private async requireRuntime(name: RuntimeName): Promise<void> {
@@ -482,35 +568,50 @@ export class SandboxService implements SandboxAccess {
     this.hub.publish(id, await this.sandboxes.transition(tenantId, id, state, error));
   }
 
-  private async provision(tenantId: string, id: string, spec: SandboxSpec): Promise<void> {
+  /**
+   * The pipeline. Its events are written in batches, each in one transaction and pushed once committed: a
+   * step that may take long commits what came before it, so a subscriber sees it start; the quick and
+   * skipped steps go with their neighbours. `pool`: the warm pool the sandbox was claimed from.
+   */
+  private async provision(
+    tenantId: string,
+    row: SandboxRow,
+    spec: SandboxSpec,
+    pool: PoolSize | undefined,
+  ): Promise<void> {
+    const { id } = row;
     const deadline = AbortSignal.timeout(this.defaults.pipelineTimeoutS * 1000);
     let current: ProvisioningStep = 'Validate';
+    const pending: EventDraft[] = [{ state: 'provisioning' }];
+    const flush = async (): Promise<void> => {
+      for (const event of await this.sandboxes.record(tenantId, id, pending.splice(0))) {
+        this.hub.publish(id, event);
+      }
+    };
     try {
-      await this.emitState(tenantId, id, 'provisioning');
-      const row = await this.sandboxes.get(tenantId, id);
-      if (row === undefined) throw new StepFailure('sandbox_unknown', 'the sandbox disappeared');
       const runtime = this.runtimeOf(row);
       const target = this.runtimeSandbox(row);
       for (const step of PROVISIONING_STEPS) {
         current = step;
         if (deadline.aborted) throw new StepFailure('pipeline_timeout', 'provisioning took too long');
-        await this.emit(tenantId, id, 'provisioning_step', { step, status: 'started' });
+        pending.push({ type: 'provisioning_step', data: { step, status: 'started' } });
+        if (mayTakeLong(step, spec, pool !== undefined)) await flush();
         const started = performance.now();
-        const outcome = await this.runStep(step, spec, runtime, target, tenantId, id, deadline);
-        await this.emit(tenantId, id, 'provisioning_step', {
-          step,
-          status: outcome.status,
-          message: outcome.message,
-          duration_ms: Math.round(performance.now() - started),
+        const outcome = await this.runStep(step, spec, runtime, target, tenantId, id, deadline, pool);
+        pending.push({
+          type: 'provisioning_step',
+          data: {
+            step,
+            status: outcome.status,
+            message: outcome.message,
+            duration_ms: Math.round(performance.now() - started),
+          },
         });
       }
-      await this.emit(tenantId, id, 'provisioning_complete', {});
-      await this.emitState(tenantId, id, 'ready');
-      const ready = await this.sandboxes.get(tenantId, id);
-      if (ready !== undefined) {
-        this.armTtl(tenantId, ready);
-        this.touch(tenantId, ready, false);
-      }
+      pending.push({ type: 'provisioning_complete', data: {} }, { state: 'ready' });
+      await flush();
+      this.armTtl(tenantId, row);
+      this.touch(tenantId, row, false);
     } catch (error: unknown) {
       const failure =
         error instanceof StepFailure
@@ -520,17 +621,20 @@ export class SandboxService implements SandboxAccess {
             : new StepFailure('internal', 'provisioning failed');
       if (!(error instanceof StepFailure))
         this.logger.error({ err: error, sandbox_id: id }, 'provisioning failed');
-      await this.emit(tenantId, id, 'provisioning_step', {
-        step: current,
-        status: 'failed',
-        message: failure.message,
-      });
-      await this.emit(tenantId, id, 'provisioning_failed', {
-        step: current,
-        code: failure.code,
-        message: failure.message,
-      });
+      pending.push(
+        {
+          type: 'provisioning_step',
+          data: { step: current, status: 'failed', message: failure.message },
+        },
+        {
+          type: 'provisioning_failed',
+          data: { step: current, code: failure.code, message: failure.message },
+        },
+      );
+      await flush();
       await this.teardown(tenantId, id, 'failed', { code: failure.code, message: failure.message });
+    } finally {
+      if (pool !== undefined) this.pool?.afterClaim(pool);
     }
   }
 
@@ -542,6 +646,7 @@ export class SandboxService implements SandboxAccess {
     tenantId: string,
     id: string,
     deadline: AbortSignal,
+    pool: PoolSize | undefined,
   ): Promise<{ status: 'completed' | 'skipped'; message: string }> {
     switch (step) {
       case 'Validate':
@@ -574,20 +679,38 @@ export class SandboxService implements SandboxAccess {
         };
       }
       case 'CreateSandbox':
-        // Only the service's user may enter: a program in the sandbox runs as root on the host's side of its
-        // user namespace, so a setuid file it leaves in the workspace must be out of other users' reach.
-        await mkdir(this.dirs.sandbox(id), { recursive: true, mode: 0o700 });
-        await mkdir(target.workspaceDir, { recursive: true, mode: 0o700 });
+        if (pool !== undefined && this.pool !== undefined) {
+          // The warm pool made the directories and the sandbox; the claim's own limits replace the pool's.
+          if (spec.credentials.some((credential) => credential.as_file !== undefined)) {
+            await this.inputs.prepareCredentialFiles(id, runtime.programUid);
+          }
+          await this.pool.applyClaim(runtime, target);
+          return { status: 'completed', message: 'claimed from the warm pool; resource limits applied' };
+        }
+        await this.dirs.make(id);
         if (spec.credentials.some((credential) => credential.as_file !== undefined)) {
           await this.inputs.prepareCredentialFiles(id, runtime.programUid);
         }
+        // A container binds the egress directory when it is created: it must exist (the socket comes later).
+        if (spec.network.mode === 'egress') await this.egress.prepare(id);
         // A container runtime binds the mounts now, after checking each source is still what was accepted.
         await runtime.create(target).catch((error: unknown) => {
           throw stepFailureOf(error);
         });
         return { status: 'completed', message: 'workspace and resource limits created' };
       case 'StartSandbox':
-        return { status: 'completed', message: 'execs start on demand in fresh namespaces' };
+        if (spec.network.mode === 'egress') {
+          const row = await this.sandboxes.get(tenantId, id);
+          if (row === undefined) throw new StepFailure('sandbox_unknown', 'the sandbox disappeared');
+          await this.startEgress(row);
+          return {
+            status: 'completed',
+            message: `egress proxy open to ${spec.network.allow.join(', ')} (HTTP and HTTPS)`,
+          };
+        }
+        return pool === undefined
+          ? { status: 'completed', message: 'execs start on demand in fresh namespaces' }
+          : { status: 'completed', message: 'claimed from the warm pool: already started' };
       case 'MountLocalDirs': {
         const mounts = spec.mounts ?? [];
         const copies = spec.copies ?? [];
@@ -758,6 +881,7 @@ export class SandboxService implements SandboxAccess {
         this.logger.error({ err: cause, sandbox_id: id }, 'the runtime could not release a sandbox');
       }
     }
+    await this.egress.stop(id);
     await rm(this.dirs.sandbox(id), { recursive: true, force: true });
     await this.emitState(tenantId, id, state, error);
     if (state === 'deleted')

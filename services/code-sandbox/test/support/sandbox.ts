@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
@@ -40,6 +41,9 @@ export interface TestSandboxService {
   /** `SandboxService` (gRPC) as a grpc-js target. */
   readonly grpcTarget: string;
   readonly dataDir: string;
+  /** The `process` runtime's cgroup subtree, and the label of this service's containers. */
+  readonly cgroupPrefix: string;
+  readonly containerLabel: string;
   readonly logs: string[];
   headers(who: Who): Record<string, string>;
   /** The gRPC metadata a caller of the mesh sends: `headers(who)` under their gRPC keys. */
@@ -190,6 +194,8 @@ export async function startSandboxService(setup: SandboxSetup = {}): Promise<Tes
     url: service.httpUrl,
     grpcTarget: service.grpcUrl ?? '',
     dataDir,
+    cgroupPrefix,
+    containerLabel,
     logs,
     headers,
     metadata,
@@ -225,3 +231,27 @@ export async function startSandboxService(setup: SandboxSetup = {}): Promise<Tes
 }
 
 export { readSse, type SseEvent } from '@aibox/testing';
+
+/** The status of a GET on the Docker Engine API over its socket; 0 when there is no daemon. */
+function dockerApi(path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const request = httpRequest({ socketPath: '/var/run/docker.sock', path, method: 'GET' }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', () => {
+      resolve(0);
+    });
+    request.end();
+  });
+}
+
+/** Whether the Docker daemon answers and has `image`. */
+export async function dockerImagePresent(image: string): Promise<boolean> {
+  return (await dockerApi(`/images/${encodeURIComponent(image)}/json`)) === 200;
+}
+
+/** Whether Docker has a container of that name, running or not. */
+export async function containerExists(name: string): Promise<boolean> {
+  return (await dockerApi(`/containers/${name}/json`)) === 200;
+}
