@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { needs, requiredDependencies, type Dependency } from '@aibox/testing';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -17,11 +16,12 @@ import {
 } from '../src/runtimes/docker.runtime.js';
 import type { ExecEnd, SandboxResources } from '../src/runtimes/sandbox-runtime.js';
 
+import { containerRuntimeUsable, SANDBOX_IMAGE } from './support/sandbox.js';
+
 /**
  * The `docker` and `gvisor` runtimes against the real daemon and the sandbox image: each test runs programs
  * in a container and checks what their user would notice.
  */
-const IMAGE = 'aibox/sandbox:latest';
 /** One label prefix per run: a real service's containers and other runs are never touched. */
 const LABEL_PREFIX = `aibox.sandbox-test-${process.pid}`;
 const DEFAULTS: SandboxResources = { cpus: 1, memoryMb: 256, pids: 64, diskMb: 64 };
@@ -29,22 +29,9 @@ const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 /** Docker's containers under cgroup v1 with the cgroupfs driver (this machine's and CI's). */
 const CPUACCT_DOCKER = '/sys/fs/cgroup/cpuacct/docker';
 
-async function usable(dependency: Dependency): Promise<boolean> {
-  if (!(await needs(dependency))) return false;
-  try {
-    await docker.getImage(IMAGE).inspect();
-    return true;
-  } catch {
-    const reason = `image ${IMAGE} is missing (make sandbox-image)`;
-    if (requiredDependencies().has(dependency)) throw new Error(`required ${dependency}: ${reason}`);
-    process.stderr.write(`skip ${dependency}: ${reason}\n`);
-    return false;
-  }
-}
-
 const runtimes = [
-  ['docker', await usable('docker')],
-  ['gvisor', await usable('gvisor')],
+  ['docker', await containerRuntimeUsable('docker')],
+  ['gvisor', await containerRuntimeUsable('gvisor')],
 ] as const;
 
 const logger = {
@@ -66,7 +53,7 @@ interface Outcome extends ExecEnd {
 }
 
 describe.each(runtimes)('%s runtime', (name, present) => {
-  const runtime = new DockerRuntime({ name, image: IMAGE, labelPrefix: LABEL_PREFIX, logger });
+  const runtime = new DockerRuntime({ name, image: SANDBOX_IMAGE, labelPrefix: LABEL_PREFIX, logger });
   let root: string;
 
   beforeAll(async () => {

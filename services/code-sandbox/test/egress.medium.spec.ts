@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { generateKeySetValue } from '@aibox/identity';
-import { needs, requiredDependencies } from '@aibox/testing';
+import { needs } from '@aibox/testing';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -18,6 +18,7 @@ import {
   type SseEvent,
   type TestSandboxService,
   type Who,
+  containerRuntimeUsable,
 } from './support/sandbox.js';
 
 /**
@@ -25,7 +26,6 @@ import {
  * 127.0.0.1 is reached by name through the proxy (the deployment lets `localhost` resolve to loopback), and
  * everything else is refused, on the `process` and `docker` runtimes.
  */
-const IMAGE = 'aibox/sandbox:latest';
 
 /** bubblewrap, and the host's Python the forwarder runs on inside a `process` sandbox. */
 async function processUsable(): Promise<boolean> {
@@ -35,23 +35,9 @@ async function processUsable(): Promise<boolean> {
   return false;
 }
 
-/** Docker with the sandbox image; absent only skips, unless AIBOX_TEST_REQUIRE names docker. */
-async function dockerUsable(): Promise<boolean> {
-  if (!(await needs('docker'))) return false;
-  try {
-    await new Docker({ socketPath: '/var/run/docker.sock' }).getImage(IMAGE).inspect();
-    return true;
-  } catch {
-    const reason = `image ${IMAGE} is missing (make sandbox-image)`;
-    if (requiredDependencies().has('docker')) throw new Error(`required docker: ${reason}`);
-    process.stderr.write(`skip docker: ${reason}\n`);
-    return false;
-  }
-}
-
 const hasProcess = await processUsable();
-const hasDocker = await dockerUsable();
-const hasGvisor = hasDocker && (await needs('gvisor'));
+const hasDocker = await containerRuntimeUsable('docker');
+const hasGvisor = hasDocker && (await containerRuntimeUsable('gvisor'));
 /** Whether Docker runs runsc with `--host-uds=open`, without which gVisor sandboxes get no egress. */
 const gvisorHostUds =
   hasGvisor &&

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startGitServer, type GitHttpServer } from './support/git-server.js';
 import {
-  dockerImagePresent,
+  containerRuntimeUsable,
   readSse,
   startSandboxService,
   type SseEvent,
@@ -340,7 +340,7 @@ describe.runIf(hasBubblewrap)('git_repos limits', () => {
   });
 });
 
-const hasDocker = (await needs('docker')) && (await dockerImagePresent('aibox/sandbox:latest'));
+const hasDocker = await containerRuntimeUsable('docker');
 
 describe.runIf(hasDocker)('git_repos in a docker sandbox', () => {
   it("gives the clone to the container's user, who works in it", async () => {

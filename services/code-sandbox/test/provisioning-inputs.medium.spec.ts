@@ -3,8 +3,7 @@ import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile }
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import { needs, requiredDependencies } from '@aibox/testing';
-import Docker from 'dockerode';
+import { needs } from '@aibox/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -13,6 +12,7 @@ import {
   type SseEvent,
   type TestSandboxService,
   type Who,
+  containerRuntimeUsable,
 } from './support/sandbox.js';
 
 /**
@@ -20,23 +20,9 @@ import {
  * mounted (only under SANDBOX_MOUNT_ROOTS, never the denylist), host trees copied into the workspace, and
  * credentials as read-only files that stay out of the workspace and the spec.
  */
-const IMAGE = 'aibox/sandbox:latest';
 const hasBubblewrap = await needs('bubblewrap');
 
-/** Docker with the sandbox image; absent only skips, unless AIBOX_TEST_REQUIRE names docker. */
-async function dockerUsable(): Promise<boolean> {
-  if (!(await needs('docker'))) return false;
-  try {
-    await new Docker({ socketPath: '/var/run/docker.sock' }).getImage(IMAGE).inspect();
-    return true;
-  } catch {
-    const reason = `image ${IMAGE} is missing (make sandbox-image)`;
-    if (requiredDependencies().has('docker')) throw new Error(`required docker: ${reason}`);
-    process.stderr.write(`skip docker: ${reason}\n`);
-    return false;
-  }
-}
-const hasDocker = await dockerUsable();
+const hasDocker = await containerRuntimeUsable('docker');
 
 const ADA: Who = { tid: 'default', uid: 'ada' };
 const BOB: Who = { tid: 'default', uid: 'bob' };

@@ -17,7 +17,12 @@ import {
 import { freePortPair, needs } from '@aibox/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { containerExists, dockerImagePresent, removeCgroups, removeContainers } from './support/sandbox.js';
+import {
+  containerExists,
+  containerRuntimeUsable,
+  removeCgroups,
+  removeContainers,
+} from './support/sandbox.js';
 
 /**
  * The service killed with SIGKILL mid-provisioning and mid-exec, then started again on the same data: the
@@ -26,11 +31,11 @@ import { containerExists, dockerImagePresent, removeCgroups, removeContainers } 
  * (`make build` first).
  */
 const hasBubblewrap = await needs('bubblewrap');
-const hasDocker = (await needs('docker')) && (await dockerImagePresent('aibox/sandbox:latest'));
+const hasDocker = await containerRuntimeUsable('docker');
 const runtimes = [
   ['process', hasBubblewrap],
   ['docker', hasDocker],
-  ['gvisor', hasDocker && (await needs('gvisor'))],
+  ['gvisor', hasDocker && (await containerRuntimeUsable('gvisor'))],
 ] as const;
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
 const WHO = { tid: 'default', uid: 'ada' };

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROVISIONING_STEPS } from '../src/services/sandbox.service.js';
 import {
   containerExists,
-  dockerImagePresent,
+  containerRuntimeUsable,
   readSse,
   startSandboxService,
   type SseEvent,
@@ -324,11 +324,11 @@ describe.runIf(hasBubblewrap)('credentials', () => {
   });
 });
 
-const hasDocker = (await needs('docker')) && (await dockerImagePresent('aibox/sandbox:latest'));
+const hasDocker = await containerRuntimeUsable('docker');
 
 const containerRuntimes = [
   ['docker', hasDocker],
-  ['gvisor', hasDocker && (await needs('gvisor'))],
+  ['gvisor', hasDocker && (await containerRuntimeUsable('gvisor'))],
 ] as const;
 
 describe.each(containerRuntimes)('the %s runtime', (runtime, present) => {

@@ -20,6 +20,8 @@ import {
   type SseEvent,
   type TestSandboxService,
   type Who,
+  containerRuntimeUsable,
+  SANDBOX_IMAGE,
 } from './support/sandbox.js';
 
 /**
@@ -30,23 +32,13 @@ import {
  */
 const hasBubblewrap = await needs('bubblewrap');
 const ADAPTERS = ['pglite', ...((await needs('postgres')) ? ['postgres' as const] : [])] as const;
-const IMAGE = 'aibox/sandbox:latest';
 const MIB = 1024 * 1024;
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
-async function imagePresent(): Promise<boolean> {
-  try {
-    await docker.getImage(IMAGE).inspect();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const hasDocker = (await needs('docker')) && (await imagePresent());
+const hasDocker = await containerRuntimeUsable('docker');
 const containerRuntimes = [
   ['docker', hasDocker],
-  ['gvisor', hasDocker && (await needs('gvisor'))],
+  ['gvisor', hasDocker && (await containerRuntimeUsable('gvisor'))],
 ] as const;
 
 const ADA: Who = { tid: 'default', uid: 'ada' };
@@ -319,7 +311,7 @@ describe.runIf(hasBubblewrap)('a pool that cannot be filled', () => {
     expect(failures().map((failure) => failure.retry_in_ms)).toEqual([1_000, 2_000]);
     expect(await poolStatus(sandboxes)).toEqual([
       { runtime: 'process', image: null, size: 1, ready: 1, filling: 0 },
-      { runtime: 'docker', image: IMAGE, size: 1, ready: 0, filling: 0 },
+      { runtime: 'docker', image: SANDBOX_IMAGE, size: 1, ready: 0, filling: 0 },
     ]);
     const sandbox = await createReady(sandboxes);
     expect(sandbox.claimed).toBe(true);
@@ -448,7 +440,9 @@ describe.each(containerRuntimes)('the %s warm pool', (runtime, present) => {
   it.runIf(present)(
     "fills with a started container, claims it, and applies the claim's env, credentials and scripts",
     async () => {
-      expect(await poolFull(sandboxes)).toEqual([{ runtime, image: IMAGE, size: 1, ready: 1, filling: 0 }]);
+      expect(await poolFull(sandboxes)).toEqual([
+        { runtime, image: SANDBOX_IMAGE, size: 1, ready: 1, filling: 0 },
+      ]);
       const [entry = ''] = await sandboxDirs(sandboxes);
       expect(await containerIds(machine.containerLabel)).toEqual([entry]);
       expect((await docker.getContainer(`aibox-sandbox-${entry}`).inspect()).State.Running).toBe(true);

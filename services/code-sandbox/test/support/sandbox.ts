@@ -17,7 +17,7 @@ import {
   signPrincipal,
 } from '@aibox/identity';
 import { bootService, type BootedService } from '@aibox/platform';
-import { freePortPair } from '@aibox/testing';
+import { freePortPair, needs, requiredDependencies } from '@aibox/testing';
 
 import type { SandboxConfigSchema } from '../../src/config/sandbox-config.schema.js';
 import { DockerRuntime } from '../../src/runtimes/docker.runtime.js';
@@ -246,9 +246,21 @@ function dockerApi(path: string): Promise<number> {
   });
 }
 
-/** Whether the Docker daemon answers and has `image`. */
-export async function dockerImagePresent(image: string): Promise<boolean> {
-  return (await dockerApi(`/images/${encodeURIComponent(image)}/json`)) === 200;
+/** The image the container runtimes' tests run (`make sandbox-image`). */
+export const SANDBOX_IMAGE = 'aibox/sandbox:latest';
+
+/**
+ * Whether a container runtime's tests can run: the dependency (`docker`, or `gvisor`: runsc registered) is
+ * there and Docker has the sandbox image. Without them the tests skip, unless AIBOX_TEST_REQUIRE names the
+ * dependency: then this throws, and the suite fails instead of passing with nothing run.
+ */
+export async function containerRuntimeUsable(dependency: 'docker' | 'gvisor'): Promise<boolean> {
+  if (!(await needs(dependency))) return false;
+  if ((await dockerApi(`/images/${encodeURIComponent(SANDBOX_IMAGE)}/json`)) === 200) return true;
+  const reason = `image ${SANDBOX_IMAGE} is missing (make sandbox-image)`;
+  if (requiredDependencies().has(dependency)) throw new Error(`required ${dependency}: ${reason}`);
+  process.stderr.write(`skip ${dependency}: ${reason}\n`);
+  return false;
 }
 
 /** Whether Docker has a container of that name, running or not. */
