@@ -143,3 +143,6 @@ export type { RouteAuthCheckOptions, RouteAuthDecision } from './auth/route-auth
 export { ByteLimit } from './streams/byte-limit.js';
 export { ZodPipe } from './validation/zod.pipe.js';
 export type { ValidationIssue } from './validation/zod.pipe.js';
+
+// Secrets at rest
+export { SealedTextUnreadable, SecretCipher } from './secrets/secret-cipher.js';

@@ -1,11 +1,10 @@
 import type { Provider, Type } from '@nestjs/common';
 
-import { PLATFORM_CONFIG, type PlatformConfig } from '@aibox/platform';
+import { PLATFORM_CONFIG, SecretCipher, type PlatformConfig } from '@aibox/platform';
 import type { SqlStore } from '@aibox/stores';
 
 import type { SandboxConfigSchema } from './config/sandbox-config.schema.js';
 import { CredentialsController } from './controllers/credentials.controller.js';
-import { SecretCipher } from './repositories/credential-cipher.js';
 import type { CredentialTables } from './repositories/credential-schema.js';
 import { CredentialRepository } from './repositories/credential.repository.js';
 import { SANDBOX_SQL } from './sandbox.tokens.js';

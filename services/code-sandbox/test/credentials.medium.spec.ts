@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import pg from 'pg';
+import { SecretCipher } from '@aibox/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Principal } from '@aibox/identity';
@@ -14,7 +15,6 @@ import {
   patchCredentialBody,
 } from '../src/dtos/credential.dto.js';
 import { CredentialError } from '../src/errors/credential.error.js';
-import { SecretCipher } from '../src/repositories/credential-cipher.js';
 import { CREDENTIAL_MIGRATIONS, type CredentialTables } from '../src/repositories/credential-schema.js';
 import { CredentialRepository } from '../src/repositories/credential.repository.js';
 import { SANDBOX_MIGRATIONS } from '../src/repositories/sandbox-schema.js';

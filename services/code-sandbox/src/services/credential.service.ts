@@ -1,8 +1,8 @@
+import { SealedTextUnreadable, type SecretCipher } from '@aibox/platform';
 import { newTurnId, type Principal } from '@aibox/identity';
 
 import type { CreateCredentialBody, PatchCredentialBody } from '../dtos/credential.dto.js';
 import { CredentialError } from '../errors/credential.error.js';
-import { SealedTextUnreadable, type SecretCipher } from '../repositories/credential-cipher.js';
 import type { CredentialRepository, CredentialRow } from '../repositories/credential.repository.js';
 
 /** A credential as callers see it: never its value, only a hint of it. */

@@ -13,7 +13,7 @@ export class SealedTextUnreadable extends Error {
 /**
  * Secrets at rest (ARCHITECTURE §7): AES-256-GCM under `AIBOX_CREDENTIALS_KEY`, a fresh 96-bit IV per seal, and
  * caller-chosen associated data — the row a secret belongs to — so a sealed text copied onto another row does
- * not open. Stored as `v1.<iv>.<ciphertext‖tag>` (base64url), the format inference-router uses.
+ * not open. Stored as `v1.<iv>.<ciphertext‖tag>` (base64url).
  */
 export class SecretCipher {
   readonly #key: Buffer;

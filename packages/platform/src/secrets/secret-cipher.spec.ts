@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { describe, expect, it } from 'vitest';
 
-import { SealedTextUnreadable, SecretCipher } from './credential-cipher.js';
+import { SealedTextUnreadable, SecretCipher } from './secret-cipher.js';
 
 const KEY = Buffer.alloc(32, 7);
 const ROW = 'code-sandbox.credential:acme:0190a0a0-0000-7000-8000-000000000001';
