@@ -8,6 +8,7 @@ import { SandboxError } from '../errors/sandbox.error.js';
 import { EGRESS_LAUNCHER } from './egress-forwarder.js';
 import { readExitCode, recordExitCode } from './exec-files.js';
 import { endOrTimeout } from './exec-timeout.js';
+import { checkEnv, checkExec, checkName, checkResources } from './runtime-checks.js';
 import { closeAll, openHostBinds } from './host-source.js';
 import type { ProcessRuntimeLogger } from './process.runtime.js';
 import type {
@@ -50,7 +51,6 @@ const OOM_KILLED_STATUS = 137;
 /** Host threads a gVisor sandbox kernel may use on top of its programs' pid limit (see `pidLimits`). */
 const GVISOR_HOST_THREADS = 4_096;
 const KILL_DEADLINE_MS = 10_000;
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const CONTAINER_PREFIX = 'aibox-sandbox-';
 
 /** Where the sandbox's exec directories appear inside; the host directories sit beside the workspace. */
@@ -273,7 +273,7 @@ export class DockerRuntime implements SandboxRuntime {
 
   async exec(sandbox: ContainerSandbox, exec: ExecStart): Promise<ExecHandle> {
     checkSandbox(sandbox);
-    checkExec(exec);
+    checkExec(exec, [MARKER]);
     const inside = insideDir(sandbox, exec.dir);
     // The container exists and runs, also for a sandbox created before a restart or stopped since.
     await this.create(sandbox);
@@ -584,40 +584,12 @@ async function writeOwned(path: string, content: string): Promise<void> {
   await chown(path, SANDBOX_UID, SANDBOX_UID);
 }
 
-function checkName(what: string, value: string): void {
-  if (!SAFE_NAME.test(value)) throw new Error(`${what} is not a safe name: ${JSON.stringify(value)}`);
-}
-
 function checkSandbox(sandbox: RuntimeSandbox): void {
   checkName('sandbox id', sandbox.id);
   if (!isAbsolute(sandbox.workspaceDir))
     throw new Error(`workspace must be absolute: ${sandbox.workspaceDir}`);
-  const { cpus, memoryMb, pids, diskMb } = sandbox.resources;
-  if (!(Number.isFinite(cpus) && cpus > 0)) throw new Error(`cpus must be positive: ${cpus}`);
-  for (const [name, value] of Object.entries({ memoryMb, pids, diskMb })) {
-    if (!(Number.isSafeInteger(value) && value > 0))
-      throw new Error(`${name} must be a positive integer: ${value}`);
-  }
-  checkEnv(sandbox.env);
-}
-
-function checkExec(exec: ExecStart): void {
-  checkName('exec id', exec.execId);
-  if (exec.argv.length === 0) throw new Error('argv is empty');
-  if (!isAbsolute(exec.dir)) throw new Error(`exec dir must be absolute: ${exec.dir}`);
-  if (exec.cwd !== '' && !exec.cwd.startsWith('/')) throw new Error(`cwd must be absolute: ${exec.cwd}`);
-  if (!(Number.isFinite(exec.timeoutS) && exec.timeoutS > 0))
-    throw new Error(`timeoutS must be positive: ${exec.timeoutS}`);
-  if ([...exec.argv, exec.cwd].some((text) => text.includes('\0')))
-    throw new Error('argv and cwd may not contain NUL');
-  checkEnv(exec.env);
-}
-
-function checkEnv(env: Readonly<Record<string, string>>): void {
-  for (const [name, value] of Object.entries(env)) {
-    if (name === '' || /[=\0]/.test(name) || value.includes('\0') || name === MARKER)
-      throw new Error(`invalid env variable: ${name}`);
-  }
+  checkResources(sandbox.resources);
+  checkEnv(sandbox.env, [MARKER]);
 }
 
 function statusOf(error: unknown): number | undefined {

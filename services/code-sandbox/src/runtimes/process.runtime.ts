@@ -22,6 +22,7 @@ import { EGRESS_LAUNCHER, EGRESS_PYTHON } from './egress-forwarder.js';
 import { readExitCode } from './exec-files.js';
 import { endOrTimeout } from './exec-timeout.js';
 import { closeAll, openHostBinds } from './host-source.js';
+import { checkEnv, checkExec, checkName, checkResources } from './runtime-checks.js';
 import type {
   ExecEnd,
   ExecHandle,
@@ -74,8 +75,6 @@ const DEFAULT_ENV: Readonly<Record<string, string>> = {
   HOME: '/workspace',
   LANG: 'C.UTF-8',
 };
-
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Host system directories the programs run from, bound read-only (or recreated as the symlinks they are). */
 const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'] as const;
@@ -830,38 +829,6 @@ function signal(pid: number): void {
     process.kill(pid, 'SIGKILL');
   } catch {
     // Already gone (ESRCH) is the point.
-  }
-}
-
-function checkName(what: string, value: string): void {
-  if (!SAFE_NAME.test(value)) throw new Error(`${what} is not a safe path segment: ${JSON.stringify(value)}`);
-}
-
-function checkResources(resources: SandboxResources): void {
-  const { cpus, memoryMb, pids, diskMb } = resources;
-  if (!(Number.isFinite(cpus) && cpus > 0)) throw new Error(`cpus must be positive: ${cpus}`);
-  for (const [name, value] of Object.entries({ memoryMb, pids, diskMb })) {
-    if (!(Number.isSafeInteger(value) && value > 0))
-      throw new Error(`${name} must be a positive integer: ${value}`);
-  }
-}
-
-function checkExec(exec: ExecStart): void {
-  checkName('exec id', exec.execId);
-  if (exec.argv.length === 0) throw new Error('argv is empty');
-  if (!isAbsolute(exec.dir)) throw new Error(`exec dir must be absolute: ${exec.dir}`);
-  if (exec.cwd !== '' && !exec.cwd.startsWith('/')) throw new Error(`cwd must be absolute: ${exec.cwd}`);
-  if (!(Number.isFinite(exec.timeoutS) && exec.timeoutS > 0))
-    throw new Error(`timeoutS must be positive: ${exec.timeoutS}`);
-  if ([...exec.argv, exec.cwd].some((text) => text.includes('\0')))
-    throw new Error('argv and cwd may not contain NUL');
-  checkEnv(exec.env);
-}
-
-function checkEnv(env: Readonly<Record<string, string>>): void {
-  for (const [name, value] of Object.entries(env)) {
-    if (name === '' || /[=\0]/.test(name) || value.includes('\0'))
-      throw new Error(`invalid env variable: ${name}`);
   }
 }
 
