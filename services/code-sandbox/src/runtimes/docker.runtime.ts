@@ -329,10 +329,21 @@ export class DockerRuntime implements SandboxRuntime {
   async kill(sandbox: RuntimeSandbox, execId: string): Promise<void> {
     checkName('exec id', execId);
     const deadline = Date.now() + KILL_DEADLINE_MS;
-    for (;;) {
-      const code = await this.reaper(sandbox.id, execId, 'kill', deadline);
-      if (code === 0 || code === undefined) return;
-      if (Date.now() > deadline) throw new Error(`processes of ${sandbox.id}/${execId} survived SIGKILL`);
+    try {
+      for (;;) {
+        const code = await this.reaper(sandbox.id, execId, 'kill', deadline);
+        if (code === 0 || code === undefined) return;
+        if (Date.now() > deadline) throw new Error(`processes of ${sandbox.id}/${execId} survived SIGKILL`);
+      }
+    } catch (error) {
+      // A fork bomb can hold every process slot the sandbox's user has, so that not even the reaper starts
+      // (under gVisor, RLIMIT_NPROC counts it too). Then the container is stopped: every process in it dies,
+      // this exec's included, and the next exec starts it again.
+      this.logger.warn(
+        { err: error, sandboxId: sandbox.id, execId },
+        'cannot reap an exec inside its container; stopping the container',
+      );
+      await this.stop(sandbox);
     }
   }
 
