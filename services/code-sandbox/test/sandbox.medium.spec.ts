@@ -333,6 +333,26 @@ const containerRuntimes = [
 
 describe.each(containerRuntimes)('the %s runtime', (runtime, present) => {
   it.runIf(present)(
+    'writes every pipeline step as an event in order, and resumes after a sequence number',
+    async () => {
+      const created = await sandboxes.call(ADA, 'POST', '/sandboxes', { runtime });
+      const id = String(created.json['id']);
+      const ordered = (await readSse(await eventsOf(ADA, id), settled)).slice(1);
+      expect(ordered.map((event) => event.id)).toEqual(ordered.map((_event, index) => index + 1));
+      expect(
+        ordered
+          .filter((event) => event.event === 'provisioning_step' && event.data['status'] === 'started')
+          .map((event) => event.data['step']),
+      ).toEqual([...PROVISIONING_STEPS]);
+      expect(ordered.at(-1)?.data['state']).toBe('ready');
+      const resumed = await readSse(await eventsOf(ADA, id, 5), settled);
+      expect(resumed[0]).toMatchObject({ event: 'snapshot', data: { seq: ordered.at(-1)?.id } });
+      expect(resumed.slice(1)).toEqual(ordered.slice(5));
+      await sandboxes.call(ADA, 'DELETE', `/sandboxes/${id}`);
+    },
+  );
+
+  it.runIf(present)(
     'provisions a container sandbox, runs Python in it without a network, and removes it on delete',
     async () => {
       const id = await createReady(ADA, {
