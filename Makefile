@@ -19,9 +19,11 @@ install:
 
 build: install
 	@$(TSC) -b tsconfig.json
+	@$(PNPM) --filter @aibox/frontend run build --logLevel warn
 
 typecheck: install
 	@$(TSC) -p tsconfig.check.json
+	@$(TSC) -p frontend/tsconfig.json
 
 lint: install
 	@node_modules/.bin/eslint --max-warnings 0 .

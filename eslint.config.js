@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -9,7 +10,6 @@ export default tseslint.config(
       '**/dist/**',
       '**/.data/**',
       'packages/contracts/src/gen/**',
-      'frontend/**',
     ],
   },
   js.configs.recommended,
@@ -38,6 +38,22 @@ export default tseslint.config(
           message: 'A focused test silences the rest of its suite.',
         },
       ],
+    },
+  },
+  {
+    // The SPA: browser code with its own tsconfig (DOM, JSX), and React's rules of hooks.
+    files: ['frontend/src/**/*.{ts,tsx}', 'frontend/*.config.ts'],
+    languageOptions: {
+      parserOptions: {
+        project: ['./frontend/tsconfig.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      // Event handlers passed to JSX may return promises; React ignores them, and they are awaited inside.
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { attributes: false } }],
     },
   },
   {

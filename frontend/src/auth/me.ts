@@ -1,0 +1,24 @@
+import { useQuery } from '@tanstack/react-query';
+
+import { apiJson } from '../api/client.js';
+
+/** The principal the gateway stamps for the caller (`GET /v1/me`): the authority on roles and tenant. */
+export interface Me {
+  readonly tid: string;
+  readonly uid: string;
+  readonly email: string;
+  readonly roles: readonly string[];
+}
+
+export function useMe() {
+  return useQuery({
+    queryKey: ['me'],
+    queryFn: ({ signal }) => apiJson<Me>('/v1/me', { signal }),
+    staleTime: 60_000,
+  });
+}
+
+/** Whether the caller has the `admin` role (false while unknown). */
+export function useIsAdmin(): boolean {
+  return useMe().data?.roles.includes('admin') ?? false;
+}
