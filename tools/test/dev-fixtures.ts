@@ -53,6 +53,7 @@ export const RECORDED_ENV = [
   'AIBOX_CREDENTIALS_KEY',
   'INTERNAL_AUTH_CLIENT_SECRET',
   'AUDIT_SIGNING_KEYS',
+  'GATEWAY_STATIC_DIR',
 ] as const;
 
 function serviceScript(name: string, outDir: string, behaviour: FixtureBehaviour): string {

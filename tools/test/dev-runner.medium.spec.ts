@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -194,6 +194,34 @@ describe('startMesh', () => {
     expect(thirdEnv['HOST']).toBe('0.0.0.0');
     expect(thirdEnv['AIBOX_CAPTOKEN_KEYS']).toBe(firstEnv['AIBOX_CAPTOKEN_KEYS']);
     expect(await readFile(keysFile, 'utf8')).toBe(content);
+  });
+
+  it('has the gateway serve the built web app from frontend/dist, says so when it is not built, and lets the shell win', async () => {
+    const [identityPort = 0, gatewayPort = 0] = await freePorts(2);
+    const repo = await fakeRepo([
+      { name: 'identity', port: identityPort, order: 10 },
+      { name: 'gateway', port: gatewayPort, order: 100 },
+    ]);
+    const notBuilt =
+      /^dev\s+\| the web app is not built \(no frontend\/dist\/index\.html; make build builds it\): the gateway starts without it$/;
+
+    const before = await start(repo);
+    await before.mesh.stop();
+    expect(before.lines.filter((line) => notBuilt.test(line))).toHaveLength(1);
+    expect((await recordedEnv(repo, 'gateway'))['GATEWAY_STATIC_DIR']).toBeUndefined();
+
+    const dist = join(repo.root, 'frontend', 'dist');
+    await mkdir(dist, { recursive: true });
+    await writeFile(join(dist, 'index.html'), '<!doctype html><title>aibox</title>');
+    const built = await start(repo);
+    await built.mesh.stop();
+    expect(built.lines.some((line) => notBuilt.test(line))).toBe(false);
+    expect((await recordedEnv(repo, 'gateway'))['GATEWAY_STATIC_DIR']).toBe(dist);
+
+    const elsewhere = join(repo.outDir, 'other-spa');
+    const shell = await start(repo, { env: { GATEWAY_STATIC_DIR: elsewhere } });
+    await shell.mesh.stop();
+    expect((await recordedEnv(repo, 'gateway'))['GATEWAY_STATIC_DIR']).toBe(elsewhere);
   });
 
   it('reports a service that exits before it is ready with its last 20 lines, and stops the others', async () => {

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { HEADER } from '@aibox/identity';
+import { acquireLock, type ReleaseLock } from '@aibox/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -18,13 +20,18 @@ import { startMesh, type Mesh } from '../src/dev/index.js';
  * generated development keys and embedded stores in a temporary data dir — driven the way the SPA will:
  * sign in at the identity service with the seeded user (authorization code + PKCE), then call the gateway.
  * Needs `make build` first (make test builds before it tests) and ports 8011, 8008/9008, 8006, 8004, 8001 and 8080
- * free.
+ * free. Other test files start the mesh on the same ports: each holds the lock `aibox-mesh-ports` while its mesh
+ * runs, so vitest's parallel files take turns.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ISSUER = 'http://127.0.0.1:8011';
 const GATEWAY = 'http://127.0.0.1:8080';
+const MESH_PORTS_LOCK = 'aibox-mesh-ports';
+/** Longer than another file may hold the mesh ports, shorter than the start-up hook's timeout. */
+const MESH_PORTS_WAIT_MS = 300_000;
 
-let mesh: Mesh;
+let mesh: Mesh | undefined;
+let releaseMeshPorts: ReleaseLock | undefined;
 let dataDir: string;
 /** On a shared PostgreSQL (CI), the router's tables of this run only: earlier runs' providers stay out of sight. */
 const routerSchema = `router_e2e_${randomBytes(6).toString('hex')}`;
@@ -34,6 +41,7 @@ const lines: string[] = [];
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'aibox-mesh-'));
+  releaseMeshPorts = await acquireLock(MESH_PORTS_LOCK, { timeoutMs: MESH_PORTS_WAIT_MS });
   mesh = await startMesh({
     rootDir: ROOT,
     // No bootstrap: a model server running on this machine must not change what the test sees.
@@ -48,10 +56,14 @@ beforeAll(async () => {
     write: (line) => lines.push(line),
     readyTimeoutMs: 60_000,
   });
-}, 120_000);
+}, MESH_PORTS_WAIT_MS + 120_000);
 
 afterAll(async () => {
-  await mesh.stop();
+  try {
+    await mesh?.stop();
+  } finally {
+    await releaseMeshPorts?.();
+  }
   await rm(dataDir, { recursive: true, force: true });
   const databaseUrl = process.env['DATABASE_URL'];
   if (databaseUrl !== undefined && databaseUrl !== '') {
@@ -64,9 +76,15 @@ afterAll(async () => {
   }
 });
 
+/** The started mesh (beforeAll failing fails every test before this is reached). */
+function running(): Mesh {
+  if (mesh === undefined) throw new Error('the mesh did not start');
+  return mesh;
+}
+
 describe('make dev mesh', () => {
   it('starts identity before the gateway and prints the seeded logins', () => {
-    const names = mesh.services.map((service) => service.name);
+    const names = running().services.map((service) => service.name);
     expect(names.indexOf('identity')).toBeGreaterThanOrEqual(0);
     expect(names.indexOf('identity')).toBeLessThan(names.indexOf('gateway'));
     expect(lines.some((line) => /login: user@aibox\.local \/ \S+ \(user\)/.test(line))).toBe(true);
@@ -200,6 +218,33 @@ describe('make dev mesh', () => {
     } finally {
       await upstream.close();
     }
+  });
+
+  it('tells the SPA, without a token, to sign in at the identity service as aibox-spa', async () => {
+    const response = await fetch(`${GATEWAY}/v1/auth/config`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+    expect(await response.json()).toEqual({
+      mode: 'oidc',
+      issuer: ISSUER,
+      client_id: 'aibox-spa',
+      scope: 'openid profile email',
+    });
+  });
+
+  it('serves the built web app at /, allowed to fetch from the identity service, or says it is not built', async () => {
+    if (!existsSync(join(ROOT, 'frontend', 'dist', 'index.html'))) {
+      expect(lines).toContainEqual(expect.stringMatching(/the web app is not built/));
+      return;
+    }
+    const page = await fetch(`${GATEWAY}/`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<div id="root">/);
+    expect(page.headers.get('content-security-policy')).toContain(`connect-src 'self' ${ISSUER};`);
+    // A client-side route loads the same app.
+    const route = await fetch(`${GATEWAY}/admin/audit`, { headers: { accept: 'text/html' } });
+    expect(route.status).toBe(200);
+    expect(await route.text()).toMatch(/<div id="root">/);
   });
 
   it('refuses a request without a token and never forwards it', async () => {

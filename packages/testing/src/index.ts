@@ -10,6 +10,8 @@ export {
   requiredDependencies,
 } from './dependencies.js';
 export type { Dependency, Presence } from './dependencies.js';
+export { acquireLock, withExclusiveLock } from './exclusive-lock.js';
+export type { LockOptions, ReleaseLock } from './exclusive-lock.js';
 export { freePort, freePortPair } from './ports.js';
 export { readSse } from './sse.js';
 export type { SseEvent } from './sse.js';

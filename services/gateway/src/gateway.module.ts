@@ -9,7 +9,11 @@ import { AuditClient } from '@aibox/audit-client';
 import { CLOSEABLES, Closeables, LOGGER, PLATFORM_CONFIG, type Logger } from '@aibox/platform';
 import { createRateLimiter, openCacheStore, type RateLimiter } from '@aibox/stores';
 
-import { resolveGatewaySettings, type GatewayConfig } from './config/gateway-config.schema.js';
+import {
+  resolveGatewaySettings,
+  type GatewayConfig,
+  type GatewaySettings,
+} from './config/gateway-config.schema.js';
 import { GatewayAuthGuard } from './controllers/gateway-auth.guard.js';
 import { ProxyController } from './controllers/proxy.controller.js';
 import { StaticSiteController } from './controllers/static-site.controller.js';
@@ -20,6 +24,7 @@ import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { ServiceTokenRepository } from './repositories/service-token.repository.js';
 import { StaticFilesRepository } from './repositories/static-files.repository.js';
 import { TurnEventsRepository } from './repositories/turn-events.repository.js';
+import { AuthConfigService } from './services/auth-config.service.js';
 import { AuthenticationService } from './services/authentication.service.js';
 import { IdentityStamper } from './services/identity-stamp.service.js';
 import { ProxyService } from './services/proxy.service.js';
@@ -45,11 +50,8 @@ const SETTINGS = Symbol('gateway.SETTINGS');
     {
       provide: TokenVerifier,
       inject: [OidcIssuerRepository, PLATFORM_CONFIG, SETTINGS],
-      useFactory: (
-        issuers: OidcIssuerRepository,
-        config: GatewayConfig,
-        settings: ReturnType<typeof resolveGatewaySettings>,
-      ) => new TokenVerifier(issuers, { issuers: settings.issuers, audience: config.AUTH_AUDIENCE }),
+      useFactory: (issuers: OidcIssuerRepository, config: GatewayConfig, settings: GatewaySettings) =>
+        new TokenVerifier(issuers, { issuers: settings.issuers, audience: config.AUTH_AUDIENCE }),
     },
     {
       provide: IdentityStamper,
@@ -76,13 +78,15 @@ const SETTINGS = Symbol('gateway.SETTINGS');
     },
     GatewayAuthGuard,
     {
+      provide: AuthConfigService,
+      inject: [SETTINGS],
+      useFactory: (settings: GatewaySettings) => new AuthConfigService(settings.spaSignIn),
+    },
+    {
       provide: ServiceTokenRepository,
       inject: [OidcIssuerRepository, SETTINGS, LOGGER],
-      useFactory: (
-        issuers: OidcIssuerRepository,
-        settings: ReturnType<typeof resolveGatewaySettings>,
-        logger: Logger,
-      ) => new ServiceTokenRepository(issuers, settings.internalAuth, logger),
+      useFactory: (issuers: OidcIssuerRepository, settings: GatewaySettings, logger: Logger) =>
+        new ServiceTokenRepository(issuers, settings.internalAuth, logger),
     },
     {
       provide: HttpUpstreamRepository,
@@ -147,6 +151,7 @@ const SETTINGS = Symbol('gateway.SETTINGS');
         ServiceTokenRepository,
         RateLimitRepository,
         TurnEventsRepository,
+        AuthConfigService,
         LOGGER,
         PLATFORM_CONFIG,
       ],
@@ -157,11 +162,12 @@ const SETTINGS = Symbol('gateway.SETTINGS');
         serviceTokens: ServiceTokenRepository,
         rateLimits: RateLimitRepository,
         turnEvents: TurnEventsRepository,
+        authConfig: AuthConfigService,
         logger: Logger,
         config: GatewayConfig,
       ) =>
         new ProxyService(
-          { stamper, http, grpc, serviceTokens, rateLimits, turnEvents, logger },
+          { stamper, http, grpc, serviceTokens, rateLimits, turnEvents, authConfig, logger },
           {
             targets: {
               'agent-runtime': config.AGENT_RUNTIME_URL,
@@ -180,12 +186,13 @@ const SETTINGS = Symbol('gateway.SETTINGS');
     },
     {
       provide: StaticSiteService,
-      inject: [PLATFORM_CONFIG],
-      useFactory: (config: GatewayConfig) =>
+      inject: [PLATFORM_CONFIG, SETTINGS],
+      useFactory: (config: GatewayConfig, settings: GatewaySettings) =>
         new StaticSiteService(
           config.GATEWAY_STATIC_DIR === undefined
             ? undefined
             : new StaticFilesRepository(config.GATEWAY_STATIC_DIR),
+          settings.spaSignIn,
         ),
     },
   ],

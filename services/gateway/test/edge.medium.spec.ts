@@ -98,6 +98,10 @@ describe('static SPA', () => {
     expect(response.headers['content-type']).toContain('text/html');
     expect(response.headers['cache-control']).toBe('no-cache');
     expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    // The SPA fetches discovery, tokens and revocation from its sign-in issuer, and nothing else elsewhere.
+    expect(response.headers['content-security-policy']).toContain(
+      `connect-src 'self' ${new URL(issuer.url).origin};`,
+    );
     expect(response.headers['x-content-type-options']).toBe('nosniff');
     expect(response.headers['referrer-policy']).toBe('no-referrer');
     expect(response.headers['x-frame-options']).toBe('DENY');

@@ -8,7 +8,7 @@ import { HEADER, isSpoofableHeader, verifyCapToken, verifyPrincipal } from '@aib
 import { HEALTH_ROUTES, listRouteAuthDecisions } from '@aibox/platform';
 
 import { GatewayAuthGuard } from '../src/controllers/gateway-auth.guard.js';
-import { ROUTE_CLASS_CAPS, type RouteClass } from '../src/services/route-table.js';
+import { ROUTE_CLASS_CAPS, ROUTES, type Route, type RouteClass } from '../src/services/route-table.js';
 import { AuditSink } from './support/audit-sink.js';
 import { bearer, send } from './support/client.js';
 import { Downstream, type Recorded } from './support/downstream.js';
@@ -76,6 +76,13 @@ const SPOOFED: readonly string[] = [
   'X_Auth_Request_Email', EVIL,
   'x-uSeR-rOlEs', EVIL,
 ]; // prettier-ignore
+
+/** A request that the row matches: a method it accepts, `{x}` segments filled in, nothing below `/**`. */
+function requestFor(route: Route): { method: string; path: string } {
+  const method = route.methods === '*' ? 'GET' : (route.methods[0] ?? 'GET');
+  const path = route.path.replace(/\/\*\*$/, '').replaceAll(/\{[a-z_]+\}/g, 'x1');
+  return { method, path };
+}
 
 function pairs(headers: readonly string[]): [string, string][] {
   const result: [string, string][] = [];
@@ -442,6 +449,24 @@ describe('gateway security', () => {
     }
     const proxy = decisions.find((decision) => decision.handler.startsWith('ProxyController.'));
     expect(proxy).toBeDefined();
+  });
+
+  it('walks the route table without a token: every row answers 401 but the public ones, and nothing goes downstream', async () => {
+    const publicPaths: string[] = [];
+    for (const route of ROUTES) {
+      const { method, path } = requestFor(route);
+      const response = await send(`${gateway.url}${path}`, { method });
+      if (route.auth === 'public') {
+        publicPaths.push(path);
+        expect(response.status, `${method} ${path}`).toBe(200);
+        expect(response.headers[HEADER.turnId], `${method} ${path}`).toBeUndefined();
+      } else {
+        expect(response.status, `${method} ${path}`).toBe(401);
+        expect(response.json(), `${method} ${path}`).toMatchObject({ code: 'token_missing' });
+      }
+    }
+    expect(publicPaths).toEqual(['/v1/auth/config']);
+    expect(downstream.received).toHaveLength(0);
   });
 
   it('puts GatewayAuthGuard on the proxy controller', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, chmod, link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { generateKeySetValue, IdentityError, parseKeySet } from '@aibox/identity';
@@ -9,6 +9,15 @@ import type { ServiceSpec } from './service-discovery.js';
 
 /** The environment a shell hands to the runner; `undefined` and `''` both mean "not set". */
 export type ShellEnv = Readonly<Record<string, string | undefined>>;
+
+/** Where `make build` puts the SPA, relative to the repository root. */
+export const WEB_APP_DIR = join('frontend', 'dist');
+
+/**
+ * What the gateway serves at `/`: `built` — the SPA from `WEB_APP_DIR`; `shell` — the directory the shell
+ * names in `GATEWAY_STATIC_DIR`; `not_built` — nothing, as `WEB_APP_DIR/index.html` does not exist.
+ */
+export type WebAppSource = 'built' | 'shell' | 'not_built';
 
 /** File name of the development keys inside `AIBOX_DATA_DIR`. */
 export const DEV_KEYS_FILE = 'dev-keys.env';
@@ -31,6 +40,7 @@ export interface DevEnvironment {
   readonly keysFile: string;
   /** Whether this run created (or completed) the keys file rather than reusing it as it was. */
   readonly keysGenerated: boolean;
+  readonly webApp: WebAppSource;
   /** The environment every service gets (before its own `PORT`): defaults, then dev keys, then the shell. */
   readonly env: Readonly<Record<string, string>>;
 }
@@ -193,10 +203,19 @@ export function reachableHost(env: ShellEnv): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Creates `AIBOX_DATA_DIR` (default `<rootDir>/.data`), loads or generates the dev keys and merges the service
- * environment: built-in defaults, then the dev keys, then the shell — a variable set (non-empty) in the shell
- * always wins (ARCHITECTURE §10).
+ * environment: built-in defaults (the built SPA as `GATEWAY_STATIC_DIR` among them), then the dev keys, then
+ * the shell — a variable set (non-empty) in the shell always wins (ARCHITECTURE §10).
  */
 export async function prepareDevEnvironment(
   rootDir: string,
@@ -215,6 +234,15 @@ export async function prepareDevEnvironment(
   for (const service of services) {
     defaults[`${serviceEnvName(service.name)}_URL`] = `http://${host}:${service.port}`;
   }
+  const webAppDir = join(rootDir, WEB_APP_DIR);
+  const webAppBuilt = await exists(join(webAppDir, 'index.html'));
+  if (webAppBuilt) {
+    defaults['GATEWAY_STATIC_DIR'] = webAppDir;
+  }
+  let webApp: WebAppSource = webAppBuilt ? 'built' : 'not_built';
+  if (isSet(shellEnv['GATEWAY_STATIC_DIR'])) {
+    webApp = 'shell';
+  }
 
   const env: Record<string, string> = { ...defaults, ...Object.fromEntries(keys.values) };
   for (const [name, value] of Object.entries(shellEnv)) {
@@ -223,5 +251,5 @@ export async function prepareDevEnvironment(
     }
   }
   env['AIBOX_DATA_DIR'] = dataDir;
-  return { dataDir, keysFile, keysGenerated: keys.generated, env: Object.freeze(env) };
+  return { dataDir, keysFile, keysGenerated: keys.generated, webApp, env: Object.freeze(env) };
 }

@@ -11,7 +11,9 @@ export { discoverServices, type ServiceSpec } from './service-discovery.js';
 export {
   DEV_KEYS_FILE,
   prepareDevEnvironment,
+  WEB_APP_DIR,
   type DevEnvironment,
   type ShellEnv,
+  type WebAppSource,
 } from './dev-environment.js';
 export { renderLogLine } from './log-format.js';

@@ -1,7 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 
-import { prepareDevEnvironment, reachableHost, type ShellEnv } from './dev-environment.js';
+import { prepareDevEnvironment, reachableHost, WEB_APP_DIR, type ShellEnv } from './dev-environment.js';
 import { DevRunnerError } from './dev-runner.error.js';
 import { MeshOutput, type LineWriter } from './mesh-output.js';
 import { describePortConflict, findPortConflicts, type PortClaim } from './ports.js';
@@ -415,6 +415,11 @@ export async function startMesh(options: StartMeshOptions): Promise<Mesh> {
   const fromRoot = relative(rootDir, setup.keysFile);
   const keys = fromRoot.startsWith('..') ? setup.keysFile : fromRoot;
   output.runner(`dev keys ${setup.keysGenerated ? 'generated into' : 'read from'} ${keys}`);
+  if (setup.webApp === 'not_built' && services.some((service) => service.name === 'gateway')) {
+    output.runner(
+      `the web app is not built (no ${join(WEB_APP_DIR, 'index.html')}; make build builds it): the gateway starts without it`,
+    );
+  }
   const mesh = new RunningMesh(rootDir, setup.dataDir, setup.env, host, output, {
     readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
     stopGraceMs: options.stopGraceMs ?? defaultStopGraceMs(setup.env),

@@ -97,6 +97,10 @@ export const gatewayConfigSchema = z.object({
   INTERNAL_AUTH_CLIENT_ID: textSetting().default('aibox-gateway'),
   INTERNAL_AUTH_CLIENT_SECRET: secret(textSetting().optional()),
   GATEWAY_STATIC_DIR: textSetting().optional(),
+  /** The issuer the SPA signs people in with; default: the first accepted issuer. */
+  GATEWAY_SPA_ISSUER: urlSetting().optional(),
+  GATEWAY_SPA_CLIENT_ID: textSetting().default('aibox-spa'),
+  GATEWAY_SPA_SCOPE: textSetting().default('openid profile email'),
   GATEWAY_BODY_LIMIT_BYTES: intSetting(1, 1_073_741_824).default(10_485_760),
   GATEWAY_MAX_HEADER_BYTES: intSetting(16_384, 1_048_576).default(98_304),
   GATEWAY_TIMEOUTS: routeClassMapSetting(DEFAULT_TIMEOUTS_MS, 1, 3_600_000).default(DEFAULT_TIMEOUTS_MS),
@@ -108,19 +112,60 @@ export const gatewayConfigSchema = z.object({
 
 export type GatewayConfig = PlatformConfig<typeof gatewayConfigSchema>;
 
+/** How the SPA signs people in (`GET /v1/auth/config`): an OIDC client of one accepted issuer, or nobody. */
+export type SpaSignIn =
+  | { readonly mode: 'oidc'; readonly issuer: string; readonly clientId: string; readonly scope: string }
+  | { readonly mode: 'disabled' };
+
 /** What the gateway derives from its configuration at boot, after its own refusals. */
 export interface GatewaySettings {
   /** Issuers whose user tokens are accepted (ARCHITECTURE §3). */
   readonly issuers: readonly string[];
+  readonly spaSignIn: SpaSignIn;
   /** Where service tokens come from; undefined when no client secret is configured (development only). */
   readonly internalAuth:
     { readonly issuer: string; readonly clientId: string; readonly clientSecret: string } | undefined;
 }
 
+// An origin goes into the SPA's Content-Security-Policy as it is: nothing that could end a directive.
+const CSP_SAFE_ORIGIN = /^https?:\/\/[\w.:[\]-]+$/;
+
+/**
+ * The SPA signs in with `GATEWAY_SPA_ISSUER` (default: the first accepted issuer), which must be accepted:
+ * the gateway would refuse every token the SPA got from any other issuer.
+ */
+function resolveSpaSignIn(config: GatewayConfig, issuers: readonly string[]): SpaSignIn {
+  if (!config.AUTH_ENABLED) return Object.freeze({ mode: 'disabled' });
+  const issuer = config.GATEWAY_SPA_ISSUER ?? issuers[0];
+  if (issuer === undefined) {
+    throw new ConfigError('GATEWAY_SPA_ISSUER', 'has no default: AUTH_ISSUERS is empty', 'refused');
+  }
+  if (!issuers.includes(issuer)) {
+    throw new ConfigError(
+      'GATEWAY_SPA_ISSUER',
+      `${issuer} is not an accepted issuer (AUTH_ISSUERS: ${issuers.join(', ')}); the gateway would refuse the SPA's tokens`,
+      'refused',
+    );
+  }
+  if (!CSP_SAFE_ORIGIN.test(new URL(issuer).origin)) {
+    throw new ConfigError(
+      'GATEWAY_SPA_ISSUER',
+      `${issuer} has an origin that cannot be named in the SPA's Content-Security-Policy`,
+      'refused',
+    );
+  }
+  return Object.freeze({
+    mode: 'oidc',
+    issuer,
+    clientId: config.GATEWAY_SPA_CLIENT_ID,
+    scope: config.GATEWAY_SPA_SCOPE,
+  });
+}
+
 /**
  * The gateway's refusals on top of the platform's, each one `ConfigError` line naming the setting:
- * production needs issuers and a service-token client secret. In development an empty `AUTH_ISSUERS`
- * trusts the built-in identity service (`IDENTITY_URL`).
+ * production needs issuers and a service-token client secret, and the SPA's issuer must be accepted. In
+ * development an empty `AUTH_ISSUERS` trusts the built-in identity service (`IDENTITY_URL`).
  */
 export function resolveGatewaySettings(config: GatewayConfig): GatewaySettings {
   const production = config.AIBOX_ENV === 'production';
@@ -135,6 +180,7 @@ export function resolveGatewaySettings(config: GatewayConfig): GatewaySettings {
     }
     issuers = [config.IDENTITY_URL];
   }
+  const spaSignIn = resolveSpaSignIn(config, issuers);
   const secretValue = config.INTERNAL_AUTH_CLIENT_SECRET;
   if (secretValue === undefined) {
     if (production) {
@@ -144,7 +190,7 @@ export function resolveGatewaySettings(config: GatewayConfig): GatewaySettings {
         'refused',
       );
     }
-    return Object.freeze({ issuers: Object.freeze([...issuers]), internalAuth: undefined });
+    return Object.freeze({ issuers: Object.freeze([...issuers]), spaSignIn, internalAuth: undefined });
   }
   let issuer = config.INTERNAL_AUTH_ISSUER;
   if (issuer === undefined) {
@@ -162,6 +208,7 @@ export function resolveGatewaySettings(config: GatewayConfig): GatewaySettings {
   }
   return Object.freeze({
     issuers: Object.freeze([...issuers]),
+    spaSignIn,
     internalAuth: Object.freeze({
       issuer,
       clientId: config.INTERNAL_AUTH_CLIENT_ID,

@@ -7,12 +7,14 @@ import { httpRequestContext, setContextPrincipal, setContextTurnId } from '@aibo
 import { GatewayError } from '../errors/gateway.error.js';
 import { AuthenticationService } from '../services/authentication.service.js';
 import { PRINCIPAL_TTL_SECONDS } from '../services/identity-stamp.service.js';
+import { isPublicRoute } from '../services/route-table.js';
 
 /**
  * The gateway's auth decision for `/v1/*`: the platform's `PrincipalGuard` lets these routes through
  * (`@Public()`: the gateway is the authority that mints principals, so it cannot require one), and this
- * guard authenticates the caller's bearer JWT instead. A 401 carries `WWW-Authenticate`; an authenticated
- * request gets its turn id on the response (errors included) and in the request context.
+ * guard authenticates the caller's bearer JWT instead, except on the route table's public rows. A 401
+ * carries `WWW-Authenticate`; an authenticated request gets its turn id on the response (errors included)
+ * and in the request context.
  */
 @Injectable()
 export class GatewayAuthGuard implements CanActivate {
@@ -25,6 +27,7 @@ export class GatewayAuthGuard implements CanActivate {
     // The platform read a turn id from the client's header; only the gateway allocates turn ids.
     const requestContext = httpRequestContext(request);
     if (requestContext !== undefined) delete requestContext.turnId;
+    if (isPublicRoute(request.method, (request.raw.url ?? '/').split('?', 1)[0] ?? '/')) return true;
     try {
       const { identity } = await this.authentication.authenticate(request.raw, (turnId) => {
         setContextTurnId(turnId);

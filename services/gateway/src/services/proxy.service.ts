@@ -17,6 +17,7 @@ import { UpstreamError, type HttpUpstreamRepository } from '../repositories/http
 import type { RateLimitRepository } from '../repositories/rate-limit.repository.js';
 import type { ServiceTokenRepository } from '../repositories/service-token.repository.js';
 import type { TurnEventsRepository } from '../repositories/turn-events.repository.js';
+import type { AuthConfigService } from './auth-config.service.js';
 import { authenticatedOf, type Authenticated } from './authentication.service.js';
 import type { IdentityStamper, Stamp } from './identity-stamp.service.js';
 import { BodyTooLargeError, checkDeclaredLength, hasBody, readBody } from './request-body.js';
@@ -46,6 +47,7 @@ export interface ProxyDependencies {
   readonly serviceTokens: ServiceTokenRepository;
   readonly rateLimits: RateLimitRepository;
   readonly turnEvents: TurnEventsRepository;
+  readonly authConfig: AuthConfigService;
   readonly logger: Pick<Logger, 'warn'>;
 }
 
@@ -132,11 +134,9 @@ export class ProxyService {
 
   async handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const auth = authenticatedOf(request.raw);
-    if (auth === undefined)
-      throw new PlatformError('internal', { detail: 'request reached the proxy unauthenticated' });
     const { path, query } = pathAndQuery(request.raw.url ?? '/');
     checkPath(path);
-    const admin = auth.identity.roles.includes('admin');
+    const admin = auth?.identity.roles.includes('admin') === true;
     if ((path === ADMIN_PREFIX || path.startsWith(`${ADMIN_PREFIX}/`)) && !admin) {
       throw new PlatformError('forbidden', { detail: 'requires role admin' });
     }
@@ -151,6 +151,13 @@ export class ProxyService {
       throw new PlatformError('method_not_allowed');
     }
     const { route } = match;
+    if (route.auth === 'public') {
+      await this.answerAuthConfig(reply);
+      return;
+    }
+    // The guard lets only public rows through without authenticating.
+    if (auth === undefined)
+      throw new PlatformError('internal', { detail: 'request reached the proxy unauthenticated' });
     if (route.adminOnly && !admin) throw new PlatformError('forbidden', { detail: 'requires role admin' });
     await this.enforceRateLimit(route.routeClass, auth, reply);
 
@@ -169,6 +176,12 @@ export class ProxyService {
         await this.callGrpc(route, stamp, request, reply);
         return;
     }
+  }
+
+  /** The one public row (`PublicRoute`): no principal, so no rate limit, identity stamp or turn. */
+  private async answerAuthConfig(reply: FastifyReply): Promise<void> {
+    // Read at every start of the SPA; a changed IdP setting must reach it on the next load.
+    await reply.header('cache-control', 'no-cache').send(this.deps.authConfig.config());
   }
 
   private me(stamp: Stamp, turnId: string): MeResponse {

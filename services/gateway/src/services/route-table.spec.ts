@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ADMIN_PREFIX,
   downstreamPath,
+  isPublicRoute,
   matchRoute,
   ROUTE_CLASS_CAPS,
   ROUTE_CLASSES,
@@ -65,6 +66,19 @@ describe('route table', () => {
     for (const route of ROUTES) {
       expect(route.adminOnly, route.path).toBe(route.path.startsWith(`${ADMIN_PREFIX}/`));
     }
+  });
+
+  it('makes only the SPA sign-in settings public, and only for GET and HEAD', () => {
+    const publicRows = ROUTES.filter((route) => route.auth === 'public');
+    expect(publicRows.map((route) => [route.methods, route.path, route.transport])).toEqual([
+      [['GET'], '/v1/auth/config', 'local'],
+    ]);
+    expect(isPublicRoute('GET', '/v1/auth/config')).toBe(true);
+    expect(isPublicRoute('HEAD', '/v1/auth/config')).toBe(true);
+    expect(isPublicRoute('POST', '/v1/auth/config')).toBe(false);
+    expect(isPublicRoute('GET', '/v1/auth/config/more')).toBe(false);
+    expect(isPublicRoute('GET', '/v1/auth')).toBe(false);
+    expect(isPublicRoute('GET', '/v1/me')).toBe(false);
   });
 
   it('names caps for every route class, admin caps only for admin', () => {

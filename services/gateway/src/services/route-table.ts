@@ -34,9 +34,6 @@ export type GrpcRpc =
   | 'KnowledgeService.WikiWrite'
   | 'KnowledgeService.WikiRead';
 
-/** Answered by the gateway itself. */
-export type LocalHandler = 'me';
-
 interface RouteBase {
   /** The methods the row accepts; `'*'` for every method. */
   readonly methods: readonly HttpMethod[] | '*';
@@ -46,75 +43,94 @@ interface RouteBase {
   readonly adminOnly: boolean;
 }
 
-export interface HttpRoute extends RouteBase {
+/**
+ * Every row states who may call it (`auth`): `token` needs a valid bearer JWT (`GatewayAuthGuard`), `public`
+ * nothing. Only rows the gateway answers itself can be public: a downstream always gets a stamped principal.
+ */
+interface TokenRoute extends RouteBase {
+  readonly auth: 'token';
+}
+
+export interface HttpRoute extends TokenRoute {
   readonly transport: 'http';
   readonly target: HttpTarget;
   /** Replaces the leading `strip` of the path with `prepend` before forwarding. */
   readonly rewrite?: { readonly strip: string; readonly prepend: string };
 }
 
-export interface GrpcRoute extends RouteBase {
+export interface GrpcRoute extends TokenRoute {
   readonly transport: 'grpc';
   readonly target: 'memory' | 'guardrail' | 'knowledge' | 'audit';
   readonly rpc: GrpcRpc;
 }
 
-export interface LocalRoute extends RouteBase {
+/** Answered by the gateway itself for the caller: `GET /v1/me`. */
+export interface LocalRoute extends TokenRoute {
   readonly transport: 'local';
   readonly target: 'gateway';
-  readonly handler: LocalHandler;
+  readonly handler: 'me';
 }
 
-export type Route = HttpRoute | GrpcRoute | LocalRoute;
+/** Answered by the gateway itself to anyone, without a token: the SPA's sign-in settings. */
+export interface PublicRoute extends RouteBase {
+  readonly auth: 'public';
+  readonly transport: 'local';
+  readonly target: 'gateway';
+  readonly handler: 'auth-config';
+  readonly adminOnly: false;
+}
+
+export type Route = HttpRoute | GrpcRoute | LocalRoute | PublicRoute;
 
 const ANY = '*';
 
 // prettier-ignore
 export const ROUTES: readonly Route[] = [
-  // Answered by the gateway.
-  { methods: ['GET'], path: '/v1/me', transport: 'local', target: 'gateway', handler: 'me', routeClass: 'gateway', adminOnly: false },
+  // Answered by the gateway. The SPA reads its sign-in settings before anyone is signed in.
+  { auth: 'public', methods: ['GET'], path: '/v1/auth/config', transport: 'local', target: 'gateway', handler: 'auth-config', routeClass: 'gateway', adminOnly: false },
+  { auth: 'token', methods: ['GET'], path: '/v1/me', transport: 'local', target: 'gateway', handler: 'me', routeClass: 'gateway', adminOnly: false },
 
   // Chat and agents → agent-runtime (SSE passed through unbuffered).
-  { methods: ['POST'], path: '/v1/audit/turns/{turn_id}/replay/live', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
-  { methods: ANY, path: '/v1/chat/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
-  { methods: ANY, path: '/v1/conversations/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
-  { methods: ANY, path: '/v1/agents/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
-  { methods: ANY, path: '/v1/skills/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
-  { methods: ANY, path: '/v1/approvals/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
+  { auth: 'token', methods: ['POST'], path: '/v1/audit/turns/{turn_id}/replay/live', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/chat/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/conversations/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/agents/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/skills/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/approvals/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
 
   // Memory.
-  { methods: ['POST'], path: '/v1/memory', transport: 'grpc', target: 'memory', rpc: 'MemoryService.Store', routeClass: 'memory', adminOnly: false },
-  { methods: ['POST'], path: '/v1/memory/search', transport: 'http', target: 'memory', routeClass: 'memory', adminOnly: false },
-  { methods: ['GET'], path: '/v1/memory', transport: 'http', target: 'memory', routeClass: 'memory', adminOnly: false },
-  { methods: ['PUT', 'DELETE'], path: '/v1/memory/{memory_id}', transport: 'http', target: 'memory', routeClass: 'memory', adminOnly: false },
+  { auth: 'token', methods: ['POST'], path: '/v1/memory', transport: 'grpc', target: 'memory', rpc: 'MemoryService.Store', routeClass: 'memory', adminOnly: false },
+  { auth: 'token', methods: ['POST'], path: '/v1/memory/search', transport: 'http', target: 'memory', routeClass: 'memory', adminOnly: false },
+  { auth: 'token', methods: ['GET'], path: '/v1/memory', transport: 'http', target: 'memory', routeClass: 'memory', adminOnly: false },
+  { auth: 'token', methods: ['PUT', 'DELETE'], path: '/v1/memory/{memory_id}', transport: 'http', target: 'memory', routeClass: 'memory', adminOnly: false },
 
   // Guardrail.
-  { methods: ['POST'], path: '/v1/guard/input', transport: 'grpc', target: 'guardrail', rpc: 'GuardrailService.CheckInput', routeClass: 'guardrail', adminOnly: false },
-  { methods: ['POST'], path: '/v1/guard/output', transport: 'grpc', target: 'guardrail', rpc: 'GuardrailService.CheckOutput', routeClass: 'guardrail', adminOnly: false },
-  { methods: ANY, path: '/v1/guard/deidentify/**', transport: 'http', target: 'guardrail', routeClass: 'guardrail', adminOnly: false },
-  { methods: ANY, path: '/v1/guard/policy/**', transport: 'http', target: 'guardrail', routeClass: 'guardrail', adminOnly: false },
+  { auth: 'token', methods: ['POST'], path: '/v1/guard/input', transport: 'grpc', target: 'guardrail', rpc: 'GuardrailService.CheckInput', routeClass: 'guardrail', adminOnly: false },
+  { auth: 'token', methods: ['POST'], path: '/v1/guard/output', transport: 'grpc', target: 'guardrail', rpc: 'GuardrailService.CheckOutput', routeClass: 'guardrail', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/guard/deidentify/**', transport: 'http', target: 'guardrail', routeClass: 'guardrail', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/guard/policy/**', transport: 'http', target: 'guardrail', routeClass: 'guardrail', adminOnly: false },
 
   // Knowledge.
-  { methods: ['POST'], path: '/v1/knowledge/search', transport: 'http', target: 'knowledge', routeClass: 'knowledge', adminOnly: false },
-  { methods: ANY, path: '/v1/knowledge/documents/**', transport: 'http', target: 'knowledge', routeClass: 'knowledge', adminOnly: false },
-  { methods: ['POST'], path: '/v1/knowledge/wiki', transport: 'grpc', target: 'knowledge', rpc: 'KnowledgeService.WikiWrite', routeClass: 'knowledge', adminOnly: false },
-  { methods: ['GET'], path: '/v1/knowledge/wiki', transport: 'http', target: 'knowledge', routeClass: 'knowledge', adminOnly: false },
-  { methods: ['GET'], path: '/v1/knowledge/wiki/{topic}', transport: 'grpc', target: 'knowledge', rpc: 'KnowledgeService.WikiRead', routeClass: 'knowledge', adminOnly: false },
-  { methods: ['DELETE'], path: '/v1/knowledge/wiki/{topic}', transport: 'http', target: 'knowledge', routeClass: 'knowledge', adminOnly: false },
+  { auth: 'token', methods: ['POST'], path: '/v1/knowledge/search', transport: 'http', target: 'knowledge', routeClass: 'knowledge', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/knowledge/documents/**', transport: 'http', target: 'knowledge', routeClass: 'knowledge', adminOnly: false },
+  { auth: 'token', methods: ['POST'], path: '/v1/knowledge/wiki', transport: 'grpc', target: 'knowledge', rpc: 'KnowledgeService.WikiWrite', routeClass: 'knowledge', adminOnly: false },
+  { auth: 'token', methods: ['GET'], path: '/v1/knowledge/wiki', transport: 'http', target: 'knowledge', routeClass: 'knowledge', adminOnly: false },
+  { auth: 'token', methods: ['GET'], path: '/v1/knowledge/wiki/{topic}', transport: 'grpc', target: 'knowledge', rpc: 'KnowledgeService.WikiRead', routeClass: 'knowledge', adminOnly: false },
+  { auth: 'token', methods: ['DELETE'], path: '/v1/knowledge/wiki/{topic}', transport: 'http', target: 'knowledge', routeClass: 'knowledge', adminOnly: false },
 
   // Audit.
-  { methods: ['POST'], path: '/v1/audit', transport: 'grpc', target: 'audit', rpc: 'AuditService.Log', routeClass: 'audit', adminOnly: false },
-  { methods: ANY, path: '/v1/receipts/**', transport: 'http', target: 'audit', routeClass: 'audit', adminOnly: false },
-  { methods: ANY, path: '/v1/audit/**', transport: 'http', target: 'audit', routeClass: 'audit', adminOnly: false },
-  { methods: ANY, path: '/v1/admin/audit/**', transport: 'http', target: 'audit', routeClass: 'admin', adminOnly: true },
+  { auth: 'token', methods: ['POST'], path: '/v1/audit', transport: 'grpc', target: 'audit', rpc: 'AuditService.Log', routeClass: 'audit', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/receipts/**', transport: 'http', target: 'audit', routeClass: 'audit', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/audit/**', transport: 'http', target: 'audit', routeClass: 'audit', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/admin/audit/**', transport: 'http', target: 'audit', routeClass: 'admin', adminOnly: true },
 
   // Inference router.
-  { methods: ANY, path: '/v1/models/**', transport: 'http', target: 'inference-router', routeClass: 'inference', adminOnly: false },
-  { methods: ANY, path: '/v1/routes/**', transport: 'http', target: 'inference-router', routeClass: 'inference', adminOnly: false },
-  { methods: ANY, path: '/v1/admin/inference/**', transport: 'http', target: 'inference-router', rewrite: { strip: '/v1/admin/inference', prepend: '/v1/internal' }, routeClass: 'admin', adminOnly: true },
+  { auth: 'token', methods: ANY, path: '/v1/models/**', transport: 'http', target: 'inference-router', routeClass: 'inference', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/routes/**', transport: 'http', target: 'inference-router', routeClass: 'inference', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/admin/inference/**', transport: 'http', target: 'inference-router', rewrite: { strip: '/v1/admin/inference', prepend: '/v1/internal' }, routeClass: 'admin', adminOnly: true },
 
   // Code sandbox.
-  { methods: ANY, path: '/v1/sandbox/**', transport: 'http', target: 'code-sandbox', rewrite: { strip: '/v1/sandbox', prepend: '' }, routeClass: 'sandbox', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/sandbox/**', transport: 'http', target: 'code-sandbox', rewrite: { strip: '/v1/sandbox', prepend: '' }, routeClass: 'sandbox', adminOnly: false },
 ];
 
 /** Every path under this prefix requires the role `admin`, matched or not (unknown admin paths stay hidden). */
@@ -176,6 +192,12 @@ export function matchRoute(method: string, path: string): RouteMatch {
     if (methods !== ANY) for (const name of methods) allowed.add(name);
   }
   return allowed.size === 0 ? { kind: 'unknown' } : { kind: 'method_not_allowed', allowed: [...allowed] };
+}
+
+/** Whether `path` (raw, without the query string) is a row anyone may call without a token. */
+export function isPublicRoute(method: string, path: string): boolean {
+  const match = matchRoute(method, path);
+  return match.kind === 'matched' && match.route.auth === 'public';
 }
 
 /** The downstream path of an HTTP row: the raw path with the row's prefix rewrite applied. */

@@ -2,19 +2,26 @@ import type { Readable } from 'node:stream';
 
 import { PlatformError } from '@aibox/platform';
 
+import type { SpaSignIn } from '../config/gateway-config.schema.js';
 import type { StaticFile, StaticFilesRepository } from '../repositories/static-files.repository.js';
 
-/** Headers on every file of the SPA. */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
-    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; " +
-    "frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-  'cross-origin-opener-policy': 'same-origin',
-};
+/**
+ * Headers on every file of the SPA. Besides its own origin, the SPA may `fetch` only from its sign-in
+ * issuer's origin (discovery, token and revocation endpoints).
+ */
+export function securityHeaders(signIn: SpaSignIn): Readonly<Record<string, string>> {
+  const connect = signIn.mode === 'oidc' ? `'self' ${new URL(signIn.issuer).origin}` : "'self'";
+  return Object.freeze({
+    'content-security-policy':
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
+      `font-src 'self' data:; connect-src ${connect}; object-src 'none'; base-uri 'self'; form-action 'self'; ` +
+      "frame-ancestors 'none'",
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+    'cross-origin-opener-policy': 'same-origin',
+  });
+}
 
 export const IMMUTABLE_CACHE = 'public, max-age=31536000, immutable';
 export const NO_CACHE = 'no-cache';
@@ -85,7 +92,14 @@ function acceptsHtml(accept: string | undefined): boolean {
  * everything else, and security headers on all of it.
  */
 export class StaticSiteService {
-  constructor(private readonly files: StaticFilesRepository | undefined) {}
+  private readonly securityHeaders: Readonly<Record<string, string>>;
+
+  constructor(
+    private readonly files: StaticFilesRepository | undefined,
+    signIn: SpaSignIn,
+  ) {
+    this.securityHeaders = securityHeaders(signIn);
+  }
 
   async serve(path: string, accept: string | undefined): Promise<StaticResponse> {
     if (this.files === undefined || path === '/v1' || path.startsWith('/v1/')) {
@@ -110,7 +124,7 @@ export class StaticSiteService {
   private response(file: StaticFile, name: string, cache: string): StaticResponse {
     return {
       headers: {
-        ...SECURITY_HEADERS,
+        ...this.securityHeaders,
         'content-type': contentType(name),
         'content-length': String(file.size),
         'cache-control': cache,
