@@ -9,7 +9,7 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 /** Lower- or upper-case hex of whole bytes; anything else is `hex_invalid`. */
-export function fromHex(hex: string): Uint8Array {
+export function fromHex(hex: string): Uint8Array<ArrayBuffer> {
   if (typeof hex !== 'string' || !HEX.test(hex))
     throw new AuditProofError('hex_invalid', 'not hex of whole bytes');
   const out = new Uint8Array(hex.length / 2);
@@ -41,7 +41,7 @@ export function toBase64(bytes: Uint8Array): string {
 }
 
 /** Strict standard base64: padded, canonical (no stray bits), nothing else. */
-export function fromBase64(text: string): Uint8Array {
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   if (typeof text !== 'string' || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
     throw new AuditProofError('base64_invalid', 'not padded standard base64');
   }
@@ -75,11 +75,11 @@ export function fromBase64Url(text: string): Uint8Array {
   return fromBase64(standard.padEnd(Math.ceil(standard.length / 4) * 4, '='));
 }
 
-export function utf8(text: string): Uint8Array {
+export function utf8(text: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(text);
 }
 
-export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
   let offset = 0;
   for (const part of parts) {

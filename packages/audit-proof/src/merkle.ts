@@ -1,7 +1,7 @@
 import { bytesEqual, concatBytes, utf8 } from './bytes.js';
 
 /** SHA-256 through WebCrypto (browsers and Node alike). A string is hashed as UTF-8. */
-export async function sha256(data: Uint8Array | string): Promise<Uint8Array> {
+export async function sha256(data: Uint8Array<ArrayBuffer> | string): Promise<Uint8Array> {
   const bytes = typeof data === 'string' ? utf8(data) : data;
   return new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes));
 }

@@ -21,7 +21,7 @@ export interface NoteVerifier {
 export interface NoteSignature {
   readonly name: string;
   readonly keyId: Uint8Array;
-  readonly signature: Uint8Array;
+  readonly signature: Uint8Array<ArrayBuffer>;
 }
 
 const SIGNATURE_PREFIX = '\u2014 ';
