@@ -95,7 +95,7 @@ export async function noteSignerFromSeed(name: string, seed: Uint8Array): Promis
   if (seed.length !== 32) throw new AuditProofError('keys_invalid', 'an Ed25519 seed is 32 bytes');
   const privateKey = await globalThis.crypto.subtle.importKey(
     'pkcs8',
-    concatBytes(PKCS8_ED25519_PREFIX, seed) as Uint8Array<ArrayBuffer>,
+    concatBytes(PKCS8_ED25519_PREFIX, seed),
     { name: 'Ed25519' },
     true,
     ['sign'],
