@@ -1,0 +1,129 @@
+import type { VerifyReport } from '@aibox/audit-proof';
+import { queryOptions, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useCallback, useState, type RefCallback } from 'react';
+
+import { errorCode } from '../api/ErrorAlert.js';
+import {
+  checkReceipt,
+  fetchAuditKeys,
+  fetchReceiptProof,
+  isReceiptPending,
+  keepPollingWhileSealing,
+  sealingRetryDelay,
+  type FetchedProof,
+  type ReceiptOutcome,
+} from './receipt-verification.js';
+
+/** How old the cached keys may be before a checkpoint by an unknown key makes us fetch them again. */
+const KEYS_REFRESH_AFTER_MS = 30_000;
+
+/** The checkpoint keys, fetched once for the session: every receipt of the tenant verifies against them. */
+export function auditKeysQuery() {
+  return queryOptions({
+    queryKey: ['audit', 'keys'],
+    queryFn: ({ signal }) => fetchAuditKeys(signal),
+    staleTime: Infinity,
+    gcTime: Infinity,
+  });
+}
+
+type CheckedOutcome = Extract<ReceiptOutcome, { kind: 'checked' }>;
+export type VerifiedOutcome = Omit<CheckedOutcome, 'report'> & {
+  readonly report: Extract<VerifyReport, { ok: true }>;
+};
+export type FailedOutcome = Omit<CheckedOutcome, 'report'> & {
+  readonly report: Extract<VerifyReport, { ok: false }>;
+};
+
+/** Where a receipt stands in the browser: a state machine the badge and the panel render. */
+export type ReceiptState =
+  | { readonly status: 'verifying' }
+  /** The turn is not sealed yet; polled with backoff. */
+  | { readonly status: 'sealing' }
+  | { readonly status: 'verified'; readonly outcome: VerifiedOutcome }
+  | { readonly status: 'failed'; readonly outcome: FailedOutcome }
+  | {
+      readonly status: 'unavailable';
+      readonly code: string;
+      readonly message: string;
+      /** The proof, when it was fetched but could not be checked here. */
+      readonly proof?: FetchedProof;
+      readonly retry: () => void;
+    };
+
+/**
+ * Fetches a turn's receipt proof and the audit keys and verifies the proof in the browser, polling while the
+ * turn is being sealed. `enabled: false` holds the fetch (until the badge is first on screen).
+ */
+export function useReceipt(turnId: string, { enabled = true }: { enabled?: boolean } = {}): ReceiptState {
+  const queryClient = useQueryClient();
+  const query = useQuery({
+    queryKey: ['receipts', turnId, 'verification'],
+    queryFn: async ({ signal }) => {
+      const proof = await fetchReceiptProof(turnId, signal);
+      const keys = await queryClient.query(auditKeysQuery());
+      return checkReceipt(proof, keys, () =>
+        queryClient.query({ ...auditKeysQuery(), staleTime: KEYS_REFRESH_AFTER_MS }),
+      );
+    },
+    enabled,
+    // A sealed turn's proof never changes; polling is only for the seal.
+    staleTime: Infinity,
+    refetchOnWindowFocus: false,
+    retry: keepPollingWhileSealing,
+    retryDelay: sealingRetryDelay,
+  });
+  const { refetch } = query;
+  const retry = useCallback(() => {
+    void refetch();
+  }, [refetch]);
+
+  const outcome = query.data;
+  if (outcome !== undefined) {
+    if (outcome.kind === 'unverifiable') {
+      return {
+        status: 'unavailable',
+        code: 'receipt_unverifiable',
+        message: outcome.message,
+        proof: outcome.proof,
+        retry,
+      };
+    }
+    const { report } = outcome;
+    return report.ok
+      ? { status: 'verified', outcome: { ...outcome, report } }
+      : { status: 'failed', outcome: { ...outcome, report } };
+  }
+  if (query.isFetching) return { status: isReceiptPending(query.failureReason) ? 'sealing' : 'verifying' };
+  if (query.isError) {
+    const { code, message } = errorCode(query.error);
+    return { status: 'unavailable', code, message, retry };
+  }
+  return { status: 'verifying' };
+}
+
+/**
+ * Whether the element has been on screen at least once, so a long conversation only fetches and verifies
+ * the receipts someone scrolls to. Without IntersectionObserver everything counts as seen.
+ */
+export function useSeenOnce<T extends Element>(): { ref: RefCallback<T>; seen: boolean } {
+  const [seen, setSeen] = useState(() => typeof IntersectionObserver === 'undefined');
+  const ref = useCallback(
+    (node: T | null) => {
+      if (seen || node === null) return undefined;
+      const observer = new IntersectionObserver(
+        (entries) => {
+          if (entries.some((entry) => entry.isIntersecting)) setSeen(true);
+        },
+        { rootMargin: '200px' },
+      );
+      observer.observe(node);
+      // React 19 runs this when the element goes or the callback changes (once seen).
+      return () => {
+        observer.disconnect();
+      };
+    },
+    [seen],
+  );
+  return { ref, seen };
+}
