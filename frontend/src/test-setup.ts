@@ -28,3 +28,9 @@ class NoopResizeObserver {
 }
 window.ResizeObserver ??= NoopResizeObserver;
 Element.prototype.scrollIntoView ??= function scrollIntoView() {};
+// Mantine's autosize Textarea listens for web fonts loading.
+if (!('fonts' in document)) {
+  Object.defineProperty(document, 'fonts', {
+    value: { addEventListener: () => undefined, removeEventListener: () => undefined },
+  });
+}

@@ -32,7 +32,7 @@ export async function apiFetch(path: string, init: RequestInit = {}): Promise<Re
   let response: Response;
   try {
     response = await fetch(path, withToken(init, await source.token()));
-    if (response.status === 401 && init.body instanceof ReadableStream === false) {
+    if (response.status === 401 && !(init.body instanceof ReadableStream)) {
       const renewed = await source.renew();
       if (renewed !== undefined) {
         await response.body?.cancel();

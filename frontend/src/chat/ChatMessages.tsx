@@ -1,0 +1,259 @@
+import { ActionIcon, Badge, Box, Button, Group, Image, Paper, Text, Textarea, Tooltip } from '@mantine/core';
+import { IconArrowsSplit, IconFileText, IconPencil, IconRefresh } from '@tabler/icons-react';
+import { lazy, Suspense, useState, type ReactNode } from 'react';
+
+import { ReceiptBadge } from '../receipts/ReceiptBadge.js';
+import classes from './chat.module.css';
+import { userContentView, type AssistantBlock, type UserBlock } from './conversation-blocks.js';
+import { CopyIconButton } from './CopyIconButton.js';
+import { ToolCallCard } from './ToolCallCard.js';
+import { turnText } from './turn-stream.js';
+
+const Markdown = lazy(() => import('./Markdown.js').then((module) => ({ default: module.Markdown })));
+
+/** Loads the Markdown renderer ahead of the first answer, so that answer does not wait for it. */
+export function preloadMarkdown(): void {
+  void import('./Markdown.js');
+}
+
+/** Markdown once its renderer has loaded, the plain text until then (the same words, in the same place). */
+function LazyMarkdown({ text }: { text: string }) {
+  return (
+    <Suspense
+      fallback={
+        <Text style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere', lineHeight: 1.6 }}>{text}</Text>
+      }
+    >
+      <Markdown text={text} />
+    </Suspense>
+  );
+}
+
+function ActionButton({
+  label,
+  onClick,
+  icon,
+  disabled,
+}: {
+  label: string;
+  onClick: () => void;
+  icon: ReactNode;
+  disabled?: boolean;
+}) {
+  return (
+    <Tooltip label={label} withArrow>
+      <ActionIcon
+        variant="subtle"
+        color="gray"
+        size="sm"
+        aria-label={label}
+        onClick={onClick}
+        disabled={disabled}
+      >
+        {icon}
+      </ActionIcon>
+    </Tooltip>
+  );
+}
+
+/** A message of the user's: the text, its images and files; copy, edit-and-resend and fork under it. */
+export function UserMessage({
+  block,
+  onResend,
+  onFork,
+  busy = false,
+}: {
+  block: UserBlock;
+  /** Sends the edited text again, into a fork that ends before this message; absent when not possible. */
+  onResend?: ((text: string) => void) | undefined;
+  onFork?: (() => void) | undefined;
+  busy?: boolean;
+}) {
+  const view = userContentView(block.content, block.attachments);
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState(view.text);
+  return (
+    <Box
+      component="article"
+      aria-label="You"
+      className={classes.message}
+      my="lg"
+      style={{ display: 'flex', flexDirection: 'column', alignItems: 'flex-end' }}
+    >
+      {view.images.length > 0 && (
+        <Group gap="xs" mb={6} justify="flex-end">
+          {view.images.map((src, index) => (
+            <Image
+              key={index}
+              src={src}
+              alt={`Image ${index + 1}`}
+              h={120}
+              w="auto"
+              maw={240}
+              radius="md"
+              fit="contain"
+            />
+          ))}
+        </Group>
+      )}
+      {view.files.length > 0 && (
+        <Group gap={6} mb={6} justify="flex-end">
+          {view.files.map((name) => (
+            <Badge
+              key={name}
+              variant="default"
+              radius="sm"
+              leftSection={<IconFileText size={12} />}
+              style={{ textTransform: 'none' }}
+            >
+              {name}
+            </Badge>
+          ))}
+        </Group>
+      )}
+      {editing ? (
+        <Paper withBorder radius="lg" p="sm" w="100%">
+          <Textarea
+            aria-label="Edit message"
+            autosize
+            minRows={2}
+            maxRows={12}
+            value={draft}
+            data-autofocus
+            autoFocus
+            onChange={(event) => {
+              setDraft(event.currentTarget.value);
+            }}
+          />
+          <Group justify="flex-end" mt="xs" gap="xs">
+            <Button
+              size="xs"
+              variant="default"
+              onClick={() => {
+                setEditing(false);
+                setDraft(view.text);
+              }}
+            >
+              Cancel
+            </Button>
+            <Button
+              size="xs"
+              disabled={draft.trim() === '' || onResend === undefined}
+              loading={busy}
+              onClick={() => {
+                onResend?.(draft.trim());
+                setEditing(false);
+              }}
+            >
+              Resend
+            </Button>
+          </Group>
+        </Paper>
+      ) : (
+        view.text !== '' && (
+          <Box className={classes.userBubble} px="md" py={8} maw="85%">
+            <Text size="md" style={{ whiteSpace: 'pre-wrap' }}>
+              {view.text}
+            </Text>
+          </Box>
+        )
+      )}
+      {!editing && (
+        <Group gap={2} mt={4} className={classes.actions}>
+          <CopyIconButton value={view.text} />
+          {onResend !== undefined && (
+            <ActionButton
+              label="Edit"
+              icon={<IconPencil size={16} />}
+              disabled={busy}
+              onClick={() => {
+                setDraft(view.text);
+                setEditing(true);
+              }}
+            />
+          )}
+          {onFork !== undefined && (
+            <ActionButton
+              label="Fork"
+              icon={<IconArrowsSplit size={16} />}
+              onClick={onFork}
+              disabled={busy}
+            />
+          )}
+        </Group>
+      )}
+    </Box>
+  );
+}
+
+const STATUS_NOTE: Partial<Record<AssistantBlock['status'], string>> = {
+  cancelled: 'Stopped',
+  failed: 'Incomplete',
+  partial: 'Incomplete',
+};
+
+/**
+ * An answer: Markdown text and tool calls in the order they happened. While it streams it is `aria-busy` and
+ * grows in place; once finished it has copy, regenerate, fork and its receipt.
+ */
+export function AssistantMessage({
+  block,
+  onRegenerate,
+  onFork,
+  busy = false,
+}: {
+  block: AssistantBlock;
+  onRegenerate?: (() => void) | undefined;
+  onFork?: (() => void) | undefined;
+  busy?: boolean;
+}) {
+  const streaming = block.status === 'streaming';
+  const text = turnText(block.parts);
+  const lastPart = block.parts.at(-1);
+  const note = STATUS_NOTE[block.status];
+  return (
+    <Box component="article" aria-label="Assistant" aria-busy={streaming} className={classes.message} my="lg">
+      {block.parts.map((part, index) =>
+        part.kind === 'text' ? (
+          <Box key={index} className={streaming && part === lastPart ? classes.cursor : undefined}>
+            <LazyMarkdown text={part.text} />
+          </Box>
+        ) : (
+          <ToolCallCard key={part.id} part={part} running={streaming} />
+        ),
+      )}
+      {streaming && lastPart?.kind !== 'text' && (
+        <Text c="dimmed" size="sm" className={`${classes.pending} ${classes.cursor}`}>
+          {block.parts.length === 0 ? 'Thinking' : ''}
+        </Text>
+      )}
+      {!streaming && (
+        <Group gap={4} mt={6} className={classes.actions} wrap="wrap">
+          {text !== '' && <CopyIconButton value={text} />}
+          {onRegenerate !== undefined && (
+            <ActionButton
+              label="Regenerate"
+              icon={<IconRefresh size={16} />}
+              onClick={onRegenerate}
+              disabled={busy}
+            />
+          )}
+          {onFork !== undefined && (
+            <ActionButton
+              label="Fork"
+              icon={<IconArrowsSplit size={16} />}
+              onClick={onFork}
+              disabled={busy}
+            />
+          )}
+          {note !== undefined && (
+            <Text size="xs" c="dimmed">
+              {note}
+            </Text>
+          )}
+          {block.turnId !== undefined && <ReceiptBadge turnId={block.turnId} />}
+        </Group>
+      )}
+    </Box>
+  );
+}
