@@ -95,7 +95,13 @@ export function Shell({ navbar, children }: { navbar?: ReactNode; children: Reac
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group gap="sm" wrap="nowrap">
             {navbar !== undefined && (
-              <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle side panel" />
+              <Burger
+                opened={opened}
+                onClick={toggle}
+                hiddenFrom="sm"
+                size="sm"
+                aria-label="Toggle side panel"
+              />
             )}
             <Text component={Link} to="/" fw={700} size="lg" td="none" c="inherit">
               aibox

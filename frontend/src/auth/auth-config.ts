@@ -8,7 +8,8 @@ export type AuthConfig =
 
 export async function loadAuthConfig(): Promise<AuthConfig> {
   const response = await fetch('/v1/auth/config', { headers: { accept: 'application/json' } });
-  if (!response.ok) throw new Error(`the gateway did not give its sign-in settings (HTTP ${response.status})`);
+  if (!response.ok)
+    throw new Error(`the gateway did not give its sign-in settings (HTTP ${response.status})`);
   const body = (await response.json()) as Partial<Record<string, unknown>>;
   if (body['mode'] === 'disabled') return { mode: 'disabled' };
   const { issuer, client_id: clientId, scope } = body;

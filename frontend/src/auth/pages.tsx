@@ -117,7 +117,9 @@ export function RequireAdmin({ children }: { children: ReactNode }) {
       <Center p="xl">
         <Alert color="red" title="Administrators only" maw={480}>
           <Stack gap="sm">
-            <Text size="sm">This part of aibox is for administrators. Your account does not have that role.</Text>
+            <Text size="sm">
+              This part of aibox is for administrators. Your account does not have that role.
+            </Text>
             <Button component={Link} to="/" variant="light" w="fit-content">
               Back to chat
             </Button>
