@@ -5,12 +5,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: [
-      '**/node_modules/**',
-      '**/dist/**',
-      '**/.data/**',
-      'packages/contracts/src/gen/**',
-    ],
+    ignores: ['**/node_modules/**', '**/dist/**', '**/.data/**', 'packages/contracts/src/gen/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,

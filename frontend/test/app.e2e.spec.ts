@@ -1,0 +1,302 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import pg from 'pg';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { acquireLock, CHROMIUM_PATH, needs } from '@aibox/testing';
+
+import {
+  lastUserText,
+  startScriptedModel,
+  type Json,
+  type ScriptedModel,
+} from '../../services/agent-runtime/test/support/scripted-model.js';
+import { devLogins, signInWithCode } from '../../services/identity/test/support/identity-harness.js';
+import { startMesh, type Mesh } from '../../tools/src/dev/index.js';
+
+/**
+ * The web app in a real Chromium against the mesh as `make dev` runs it (the built services as processes on their
+ * fixed ports, the built SPA served by the gateway, the built-in identity service), with a scripted
+ * OpenAI-compatible model behind the router. Each step leaves a screenshot in `frontend/test-results/e2e/`.
+ */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const GATEWAY = 'http://127.0.0.1:8080';
+const ISSUER = 'http://127.0.0.1:8011';
+const SHOTS = process.env['AIBOX_E2E_ARTIFACTS'] ?? join(ROOT, 'frontend', 'test-results', 'e2e');
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+/** Waits for things a person would wait for: a streamed answer, a sealed receipt. */
+const SLOW = { timeout: 45_000 };
+
+const routerSchema = `router_spa_${randomBytes(6).toString('hex')}`;
+const runtimeSchema = `agent_spa_${randomBytes(6).toString('hex')}`;
+const sandboxSchema = `sandbox_spa_${randomBytes(6).toString('hex')}`;
+
+/** What the scripted model answers: a slow streamed echo, or a `current_time` call for questions about time. */
+function script(body: Json) {
+  const messages = (body['messages'] as { role: string }[] | undefined) ?? [];
+  const text = lastUserText(body);
+  if (messages.at(-1)?.role === 'tool')
+    return { text: 'The clock tool says it is late. Good night!', delayMs: 40 };
+  if (/what time/i.test(text)) return { toolCalls: [{ name: 'current_time', arguments: '{}' }] };
+  return {
+    text: `You said: ${text}. Here is some code:\n\n\`\`\`python\nprint("hello")\n\`\`\`\n`,
+    delayMs: 60,
+  };
+}
+
+describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
+  let release: (() => Promise<void>) | undefined;
+  let mesh: Mesh | undefined;
+  let model: ScriptedModel;
+  let dataDir: string;
+  let browser: Browser;
+  let logins: { email: string; password: string; role: string }[] = [];
+  let step = 0;
+
+  async function shot(page: Page, name: string): Promise<void> {
+    step += 1;
+    await page.screenshot({
+      path: join(SHOTS, `${String(step).padStart(2, '0')}-${name}.png`),
+      fullPage: true,
+    });
+  }
+
+  function login(role: 'admin' | 'user') {
+    const found = logins.find((entry) => entry.role === role);
+    if (found === undefined) throw new Error(`no seeded ${role} login`);
+    return found;
+  }
+
+  /** Signs in through the app: the sign-in page, the IdP's form, back to the app with code + PKCE. */
+  async function signIn(context: BrowserContext, role: 'admin' | 'user'): Promise<Page> {
+    const page = await context.newPage();
+    await page.goto(`${GATEWAY}/`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${ISSUER}/**`);
+    const { email, password } = login(role);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await shot(page, `${role}-identity-sign-in`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${GATEWAY}/**`);
+    await page.getByRole('textbox', { name: 'Message' }).waitFor();
+    return page;
+  }
+
+  async function send(page: Page, text: string): Promise<void> {
+    const box = page.getByRole('textbox', { name: 'Message' });
+    await box.fill(text);
+    await box.press('Enter');
+  }
+
+  beforeAll(async () => {
+    await mkdir(SHOTS, { recursive: true });
+    release = await acquireLock('aibox-mesh-ports');
+    model = await startScriptedModel();
+    model.fallback = script;
+    dataDir = await mkdtemp(join(tmpdir(), 'aibox-spa-'));
+    mesh = await startMesh({
+      rootDir: ROOT,
+      env: {
+        ...process.env,
+        AIBOX_DATA_DIR: dataDir,
+        // No bootstrap: a model server running on this machine must not change what the test sees.
+        INFERENCE_BOOTSTRAP: 'false',
+        INFERENCE_SQL_SCHEMA: routerSchema,
+        AGENT_SQL_SCHEMA: runtimeSchema,
+        SANDBOX_SQL_SCHEMA: sandboxSchema,
+        GATEWAY_STATIC_DIR: join(ROOT, 'frontend', 'dist'),
+      },
+      write: () => undefined,
+      readyTimeoutMs: 60_000,
+    });
+    logins = await devLogins(dataDir);
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+    // The lock waits up to 300 s for the other mesh test to give the ports back.
+  }, 420_000);
+
+  afterAll(async () => {
+    await browser.close();
+    await mesh?.stop();
+    await model.close();
+    await release?.();
+    await rm(dataDir, { recursive: true, force: true });
+    const databaseUrl = process.env['DATABASE_URL'];
+    if (databaseUrl !== undefined && databaseUrl !== '') {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      for (const schema of [routerSchema, runtimeSchema, sandboxSchema]) {
+        await client.query(`drop schema if exists ${schema} cascade`);
+      }
+      await client.end();
+    }
+  }, 60_000);
+
+  it('lets an admin sign in, see that no model is set up, add a provider and give it the default role', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const page = await signIn(context, 'admin');
+    await shot(page, 'admin-signed-in');
+
+    await send(page, 'Is anybody there?');
+    const alert = page.getByRole('alert').filter({ hasText: 'An administrator has not set up a model yet' });
+    await alert.waitFor(SLOW);
+    await shot(page, 'admin-no-model-error');
+    await alert.getByRole('link', { name: 'Set up models' }).click();
+    await page.waitForURL(`${GATEWAY}/admin/inference**`);
+
+    await page.getByRole('button', { name: 'Add provider' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name', { exact: true }).fill('scripted');
+    await dialog.getByLabel('Base URL').fill(model.url);
+    await shot(page, 'admin-add-provider');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    // The router probed the provider's model list before saving it.
+    await page.getByText('scripted-1').first().waitFor(SLOW);
+    await shot(page, 'admin-provider-probed');
+
+    await page.getByRole('tab', { name: 'Roles' }).click();
+    await page.getByRole('button', { name: 'Edit role default' }).click();
+    const roleDialog = page.getByRole('dialog');
+    const picker = roleDialog.getByLabel('Add a model');
+    await picker.fill('scripted/scripted-1');
+    await picker.press('Enter');
+    await shot(page, 'admin-edit-role');
+    await roleDialog.getByRole('button', { name: 'Save' }).click();
+    await page
+      .getByRole('row', { name: /default/ })
+      .getByText('scripted/scripted-1')
+      .waitFor(SLOW);
+    await shot(page, 'admin-role-saved');
+
+    // The role change is live: the admin's next message is answered.
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await send(page, 'Now?');
+    await page.getByRole('article', { name: 'Assistant' }).getByText('You said: Now?').waitFor(SLOW);
+    await context.close();
+  }, 120_000);
+
+  it('streams an answer to a user, with a receipt verified in the browser and a proof to download', async () => {
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 860 },
+      acceptDownloads: true,
+    });
+    const page = await signIn(context, 'user');
+    await send(page, 'Hello aibox');
+
+    const answer = page.getByRole('article', { name: 'Assistant' }).last();
+    // Watched while it streams: part of the answer is there before the whole of it.
+    await answer.and(page.locator('[aria-busy="true"]')).waitFor(SLOW);
+    await answer.getByText('You said').waitFor(SLOW);
+    await shot(page, 'user-streaming');
+    await answer.getByText('print("hello")').waitFor(SLOW);
+    await page.waitForURL(`${GATEWAY}/c/**`);
+    expect(await answer.getAttribute('aria-busy')).not.toBe('true');
+
+    const badge = answer.getByRole('button', { name: 'Receipt: verified' });
+    await badge.waitFor({ timeout: 60_000 });
+    await shot(page, 'user-receipt-verified');
+    await badge.click();
+    const drawer = page.getByRole('dialog', { name: 'Receipt' });
+    await drawer.getByText('Verified in your browser', { exact: false }).waitFor();
+    await drawer.getByText('Model called').first().waitFor();
+    await shot(page, 'user-receipt-panel');
+
+    const download = page.waitForEvent('download');
+    await drawer.getByRole('button', { name: 'Download proof JSON' }).click();
+    const file = await (await download).path();
+    const proof = JSON.parse(await readFile(file, 'utf8')) as { turn_id: string; events: unknown[] };
+    expect(proof.events.length).toBeGreaterThan(3);
+    expect(page.url()).toContain('/c/');
+    await context.close();
+  }, 120_000);
+
+  it('shows a proof tampered with in transit as failed', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const page = await signIn(context, 'user');
+    await page
+      .getByRole('link', { name: /Hello aibox/ })
+      .first()
+      .click();
+    await page.getByRole('button', { name: 'Receipt: verified' }).first().waitFor({ timeout: 60_000 });
+
+    // The same proof, one event attribute changed between the server and the page.
+    await page.route('**/v1/receipts/*/proof**', async (route) => {
+      const response = await route.fetch();
+      const proof = (await response.json()) as {
+        events: { event: { attributes: Record<string, unknown> } }[];
+      };
+      const first = proof.events[0];
+      if (first !== undefined) first.event.attributes['route'] = '/v1/somewhere-else';
+      await route.fulfill({ response, json: proof });
+    });
+    await page.reload();
+    const failed = page.getByRole('button', { name: 'Receipt: failed' }).first();
+    await failed.waitFor({ timeout: 60_000 });
+    await failed.click();
+    await page
+      .getByRole('dialog', { name: 'Receipt' })
+      .getByText('Verification failed', { exact: false })
+      .waitFor();
+    await shot(page, 'user-receipt-tampered');
+    await context.close();
+  }, 120_000);
+
+  it('pauses a tool that needs approval until the user approves it', async () => {
+    // An agent whose clock tool needs approval, shared with the tenant by the admin.
+    const admin = login('admin');
+    const tokens = await signInWithCode(ISSUER, admin.email, admin.password);
+    const created = await fetch(`${GATEWAY}/v1/agents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'Clock',
+        description: 'Tells the time, with your approval',
+        tools: ['current_time'],
+        approval: { tools: ['current_time'] },
+        visibility: 'tenant',
+      }),
+    });
+    expect(created.status).toBe(201);
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const page = await signIn(context, 'user');
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await page.getByRole('combobox', { name: 'Agent' }).click();
+    await page.getByRole('option', { name: /Clock/ }).click();
+    await send(page, 'What time is it?');
+
+    const approve = page.getByRole('button', { name: 'Approve' });
+    await approve.waitFor(SLOW);
+    await page.getByText('current_time').first().waitFor();
+    await shot(page, 'user-approval-card');
+    await approve.click();
+    await page.getByText('The clock tool says it is late.', { exact: false }).waitFor(SLOW);
+    await shot(page, 'user-approved-answer');
+    await context.close();
+  }, 120_000);
+
+  it('keeps a non-admin out of the admin pages', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await signIn(context, 'user');
+    expect(await page.getByRole('link', { name: 'Admin' }).count()).toBe(0);
+    await page.goto(`${GATEWAY}/admin/inference`);
+    await page.getByText('Administrators only').waitFor();
+    expect(await page.getByRole('button', { name: 'Add provider' }).count()).toBe(0);
+    await shot(page, 'user-admin-refused-phone');
+    await context.close();
+  }, 120_000);
+});
