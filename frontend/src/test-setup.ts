@@ -7,30 +7,30 @@ afterEach(() => {
   cleanup();
 });
 
-// jsdom lacks these; Mantine reads them.
-if (typeof window.matchMedia !== 'function') {
-  window.matchMedia = (query: string) =>
-    ({
-      matches: false,
-      media: query,
-      onchange: null,
-      addListener: () => undefined,
-      removeListener: () => undefined,
-      addEventListener: () => undefined,
-      removeEventListener: () => undefined,
-      dispatchEvent: () => false,
-    }) as MediaQueryList;
-}
-class NoopResizeObserver {
-  observe(): void {}
-  unobserve(): void {}
-  disconnect(): void {}
-}
-window.ResizeObserver ??= NoopResizeObserver;
-Element.prototype.scrollIntoView ??= function scrollIntoView() {};
+// jsdom lacks these browser APIs, which Mantine reads; each stand-in does nothing, as a headless page would.
+const noop = (): void => undefined;
+Object.defineProperty(window, 'matchMedia', {
+  configurable: true,
+  value: (query: string) => ({
+    matches: false,
+    media: query,
+    onchange: null,
+    addEventListener: noop,
+    removeEventListener: noop,
+    dispatchEvent: () => false,
+  }),
+});
+Object.defineProperty(window, 'ResizeObserver', {
+  configurable: true,
+  value: class {
+    observe(): void {}
+    unobserve(): void {}
+    disconnect(): void {}
+  },
+});
+Object.defineProperty(Element.prototype, 'scrollIntoView', { configurable: true, value: noop });
 // Mantine's autosize Textarea listens for web fonts loading.
-if (!('fonts' in document)) {
-  Object.defineProperty(document, 'fonts', {
-    value: { addEventListener: () => undefined, removeEventListener: () => undefined },
-  });
-}
+Object.defineProperty(document, 'fonts', {
+  configurable: true,
+  value: { addEventListener: noop, removeEventListener: noop },
+});

@@ -37,6 +37,19 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
 ];
+/** The browser globals the page scripts below touch (this file is type-checked for Node, without the DOM). */
+interface PageGlobals {
+  readonly sessionStorage: {
+    getItem(key: string): string | null;
+    setItem(key: string, value: string): void;
+  };
+  readonly document: { readonly documentElement: { readonly dataset: Record<string, string | undefined> } };
+  readonly PerformanceObserver: new (callback: (list: { getEntries(): unknown[] }) => void) => {
+    observe(options: { type: string; buffered: boolean }): void;
+  };
+  layoutShift: number;
+}
+
 /** Waits for things a person would wait for: a streamed answer, a sealed receipt. */
 const SLOW = { timeout: 45_000 };
 
@@ -103,6 +116,7 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
   }
 
   beforeAll(async () => {
+    await rm(SHOTS, { recursive: true, force: true });
     await mkdir(SHOTS, { recursive: true });
     release = await acquireLock('aibox-mesh-ports');
     model = await startScriptedModel();
@@ -182,7 +196,7 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     await shot(page, 'admin-role-saved');
 
     // The role change is live: the admin's next message is answered.
-    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByRole('link', { name: 'Chat', exact: true }).click();
     await page.getByRole('button', { name: 'New chat' }).click();
     await send(page, 'Now?');
     await page.getByRole('article', { name: 'Assistant' }).getByText('You said: Now?').waitFor(SLOW);
@@ -195,6 +209,16 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
       acceptDownloads: true,
     });
     const page = await signIn(context, 'user');
+    // Layout shifts while the answer streams in (the Layout Instability API): text grows in place.
+    await page.evaluate(() => {
+      const record = globalThis as unknown as PageGlobals;
+      record.layoutShift = 0;
+      new record.PerformanceObserver((list) => {
+        for (const entry of list.getEntries() as { value: number; hadRecentInput: boolean }[]) {
+          if (!entry.hadRecentInput) record.layoutShift += entry.value;
+        }
+      }).observe({ type: 'layout-shift', buffered: false });
+    });
     await send(page, 'Hello aibox');
 
     const answer = page.getByRole('article', { name: 'Assistant' }).last();
@@ -205,6 +229,8 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     await answer.getByText('print("hello")').waitFor(SLOW);
     await page.waitForURL(`${GATEWAY}/c/**`);
     expect(await answer.getAttribute('aria-busy')).not.toBe('true');
+    const shift = await page.evaluate(() => (globalThis as unknown as PageGlobals).layoutShift);
+    expect(shift).toBeLessThan(0.05);
 
     const badge = answer.getByRole('button', { name: 'Receipt: verified' });
     await badge.waitFor({ timeout: 60_000 });
@@ -289,6 +315,64 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     await context.close();
   }, 120_000);
 
+  it('renews a rejected access token with the refresh token, and signs out at the IdP', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const page = await signIn(context, 'user');
+    // The stored access token stops being accepted (as when it expires early or its key is withdrawn); the
+    // refresh token is intact, so the app renews silently and carries on without the sign-in page.
+    await page.evaluate(() => {
+      const { sessionStorage } = globalThis as unknown as PageGlobals;
+      for (const key of Object.keys(sessionStorage)) {
+        if (!key.startsWith('oidc.user:')) continue;
+        const user = JSON.parse(sessionStorage.getItem(key) ?? '{}') as { access_token?: string };
+        user.access_token = `${user.access_token ?? ''}x`;
+        sessionStorage.setItem(key, JSON.stringify(user));
+      }
+    });
+    const renewed = page.waitForResponse(
+      (response) => response.url() === `${ISSUER}/token` && response.status() === 200,
+    );
+    await page.reload();
+    await renewed;
+    await page
+      .getByRole('link', { name: /Hello aibox/ })
+      .first()
+      .waitFor(SLOW);
+    expect(page.url()).not.toContain('/sign-in');
+
+    const refreshToken = await page.evaluate(() => {
+      const { sessionStorage } = globalThis as unknown as PageGlobals;
+      const key = Object.keys(sessionStorage).find((name) => name.startsWith('oidc.user:'));
+      return (JSON.parse(sessionStorage.getItem(key ?? '') ?? '{}') as { refresh_token?: string })
+        .refresh_token;
+    });
+    expect(refreshToken).toBeTruthy();
+    await page.getByRole('button', { name: /^Account/ }).click();
+    await page.getByRole('menuitem', { name: 'Sign out' }).click();
+    await page.waitForURL(`${ISSUER}/**`);
+    await shot(page, 'user-sign-out-at-idp');
+    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor(SLOW);
+    expect(page.url().startsWith(GATEWAY)).toBe(true);
+    // Signed out for real: the app does not find a session to go back to.
+    await page.goto(`${GATEWAY}/`);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await shot(page, 'user-signed-out');
+    // The refresh token the tab held is dead after sign-out: it buys nobody a new access token.
+    const reuse = await fetch(`${ISSUER}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken ?? '',
+        client_id: 'aibox-spa',
+      }),
+    });
+    expect(reuse.status).toBe(400);
+    expect(((await reuse.json()) as { error: string }).error).toBe('invalid_grant');
+    await context.close();
+  }, 120_000);
+
   it('keeps a non-admin out of the admin pages', async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const page = await signIn(context, 'user');
@@ -297,6 +381,22 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     await page.getByText('Administrators only').waitFor();
     expect(await page.getByRole('button', { name: 'Add provider' }).count()).toBe(0);
     await shot(page, 'user-admin-refused-phone');
+
+    // The chat on a phone, in the dark theme: the conversations are a drawer behind the menu button.
+    await page.getByRole('link', { name: 'Chat', exact: true }).click();
+    await page.getByRole('button', { name: 'Switch to dark theme' }).click();
+    await page.getByRole('button', { name: 'Toggle side panel' }).click();
+    await page
+      .getByRole('link', { name: /Hello aibox/ })
+      .first()
+      .click();
+    await page.getByRole('button', { name: 'Receipt: verified' }).first().waitFor({ timeout: 60_000 });
+    expect(
+      await page.evaluate(
+        () => (globalThis as unknown as PageGlobals).document.documentElement.dataset['mantineColorScheme'],
+      ),
+    ).toBe('dark');
+    await shot(page, 'user-chat-phone-dark');
     await context.close();
   }, 120_000);
 });

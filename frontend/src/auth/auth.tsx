@@ -36,10 +36,34 @@ export function createUserManager(config: Extract<AuthConfig, { mode: 'oidc' }>)
     automaticSilentRenew: true,
     // Tokens live in this tab's session storage only: closing the tab forgets them.
     userStore: new WebStorageStateStore({ store: window.sessionStorage }),
-    revokeTokenTypes: ['refresh_token'],
-    revokeTokensOnSignout: true,
+    // Sign-out revokes the refresh token itself (revokeRefreshToken): oidc-client-ts refuses a revocation
+    // answer that is not JSON, and RFC 7009 leaves that body to the IdP.
+    revokeTokensOnSignout: false,
     loadUserInfo: false,
   });
+}
+
+/**
+ * Revokes the refresh token at the IdP (RFC 7009) so that it cannot be used after sign-out. The answer's body
+ * means nothing; a failure does not keep the user signed in.
+ */
+async function revokeRefreshToken(manager: UserManager, token: string): Promise<void> {
+  try {
+    const endpoint = await manager.metadataService.getRevocationEndpoint(true);
+    if (endpoint === undefined) return;
+    const response = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        token,
+        token_type_hint: 'refresh_token',
+        client_id: manager.settings.client_id,
+      }),
+    });
+    await response.body?.cancel();
+  } catch {
+    // The IdP session still ends below, and the token's own lifetime bounds it.
+  }
 }
 
 export function AuthProvider({ config, children }: { config: AuthConfig; children: ReactNode }) {
@@ -79,21 +103,30 @@ export function AuthProvider({ config, children }: { config: AuthConfig; childre
   }, [manager]);
 
   useEffect(() => {
+    let renewing: Promise<string | undefined> | undefined;
     setTokenSource({
       token: async () => {
         if (manager === undefined) return undefined;
         const current = await manager.getUser();
         return current !== null && !current.expired ? current.access_token : undefined;
       },
-      renew: async () => {
-        if (manager === undefined) return undefined;
-        try {
-          const renewed = await manager.signinSilent();
-          return renewed?.access_token;
-        } catch {
-          await manager.removeUser();
-          return undefined;
-        }
+      renew: () => {
+        if (manager === undefined) return Promise.resolve(undefined);
+        // One renewal for every request that met a 401 at once: refresh tokens rotate, so a second
+        // concurrent refresh would spend the old token, be refused, and sign the user out.
+        renewing ??= manager
+          .signinSilent()
+          .then(
+            (renewed) => renewed?.access_token,
+            async () => {
+              await manager.removeUser();
+              return undefined;
+            },
+          )
+          .finally(() => {
+            renewing = undefined;
+          });
+        return renewing;
       },
     });
   }, [manager]);
@@ -114,6 +147,8 @@ export function AuthProvider({ config, children }: { config: AuthConfig; childre
       async signOut() {
         if (manager === undefined) return;
         const current = await manager.getUser();
+        if (current?.refresh_token !== undefined) await revokeRefreshToken(manager, current.refresh_token);
+        await manager.removeUser();
         await manager.signoutRedirect(current?.id_token ? { id_token_hint: current.id_token } : undefined);
       },
       async completeSignIn() {

@@ -1,6 +1,6 @@
 import { ActionIcon, Badge, Box, Button, Group, Image, Paper, Text, Textarea, Tooltip } from '@mantine/core';
 import { IconArrowsSplit, IconFileText, IconPencil, IconRefresh } from '@tabler/icons-react';
-import { lazy, Suspense, useState, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
 
 import { ReceiptBadge } from '../receipts/ReceiptBadge.js';
 import classes from './chat.module.css';
@@ -9,11 +9,37 @@ import { CopyIconButton } from './CopyIconButton.js';
 import { ToolCallCard } from './ToolCallCard.js';
 import { turnText } from './turn-stream.js';
 
-const Markdown = lazy(() => import('./Markdown.js').then((module) => ({ default: module.Markdown })));
+let markdownLoaded = false;
+function loadMarkdown() {
+  return import('./Markdown.js').then((module) => {
+    markdownLoaded = true;
+    return module;
+  });
+}
+const Markdown = lazy(() => loadMarkdown().then((module) => ({ default: module.Markdown })));
 
 /** Loads the Markdown renderer ahead of the first answer, so that answer does not wait for it. */
 export function preloadMarkdown(): void {
-  void import('./Markdown.js');
+  void loadMarkdown();
+}
+
+/**
+ * Whether the Markdown renderer has loaded. A stored conversation waits for it behind its skeletons, so its
+ * answers appear once, formatted, instead of as plain text that reflows a moment later.
+ */
+export function useMarkdownReady(): boolean {
+  const [ready, setReady] = useState(markdownLoaded);
+  useEffect(() => {
+    if (ready) return undefined;
+    let live = true;
+    void loadMarkdown().then(() => {
+      if (live) setReady(true);
+    });
+    return () => {
+      live = false;
+    };
+  }, [ready]);
+  return ready;
 }
 
 /** Markdown once its renderer has loaded, the plain text until then (the same words, in the same place). */

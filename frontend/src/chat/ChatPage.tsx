@@ -18,7 +18,7 @@ import {
   type ConversationSummary,
   type MessageContent,
 } from './chat-api.js';
-import { AssistantMessage, UserMessage } from './ChatMessages.js';
+import { AssistantMessage, useMarkdownReady, UserMessage } from './ChatMessages.js';
 import { ChatScroller } from './ChatScroller.js';
 import { Composer, type ComposerMessage } from './Composer.js';
 import { conversationTitle } from './ConversationList.js';
@@ -281,6 +281,7 @@ function NewChat() {
 function ConversationScreen({ conversationId }: { conversationId: string }) {
   const store = useLiveTurnStore();
   const live = liveTurnOf(useLiveTurns(), conversationId);
+  const markdownReady = useMarkdownReady();
   const queryClient = useQueryClient();
   const goTo = useNavigateWhileMounted();
   const conversation = useQuery({
@@ -436,7 +437,7 @@ function ConversationScreen({ conversationId }: { conversationId: string }) {
                 Start a new chat
               </Anchor>
             </Box>
-          ) : conversation.isPending && live === undefined ? (
+          ) : (conversation.isPending || !markdownReady) && live === undefined ? (
             <MessageSkeletons />
           ) : (
             <>
