@@ -8,7 +8,9 @@ import { theme } from './app/theme.js';
 
 /** Renders a component as the app would: Mantine, a fresh query client without retries, a router at `path`. */
 export function renderWithProviders(ui: ReactElement, { path = '/' }: { path?: string } = {}): RenderResult {
-  const client = new QueryClient({ defaultOptions: { queries: { retry: false }, mutations: { retry: false } } });
+  const client = new QueryClient({
+    defaultOptions: { queries: { retry: false }, mutations: { retry: false } },
+  });
   return render(
     <MantineProvider theme={theme}>
       <QueryClientProvider client={client}>
