@@ -315,6 +315,30 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     await context.close();
   }, 120_000);
 
+  it('picks a dropped stream up where it broke off, with Last-Event-ID', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const page = await signIn(context, 'user');
+    // The connection breaks after the first answer words reach the browser: the body ends without `done`.
+    await page.route('**/v1/chat/stream', async (route) => {
+      const response = await route.fetch();
+      const events = (await response.text()).split('\n\n');
+      const firstDelta = events.findIndex((event) => event.includes('event: delta'));
+      await route.fulfill({ response, body: `${events.slice(0, firstDelta + 1).join('\n\n')}\n\n` });
+    });
+    const resumed = page.waitForRequest((request) => /\/v1\/chat\/[^/]+\/stream/.test(request.url()));
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await send(page, 'Tell me again');
+    const lastEventId = (await resumed).headers()['last-event-id'];
+    expect(Number(lastEventId)).toBeGreaterThan(1);
+    const answer = page.getByRole('article', { name: 'Assistant' }).last();
+    await answer.getByText('print("hello")').waitFor(SLOW);
+    // Each word once: nothing doubled by the resume, nothing lost.
+    expect((await answer.innerText()).match(/You said: Tell me again/g)).toHaveLength(1);
+    await answer.getByRole('button', { name: 'Receipt: verified' }).waitFor({ timeout: 60_000 });
+    await shot(page, 'user-stream-resumed');
+    await context.close();
+  }, 120_000);
+
   it('renews a rejected access token with the refresh token, and signs out at the IdP', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const page = await signIn(context, 'user');
