@@ -468,6 +468,11 @@ describe.runIf(hasBubblewrap)('isolation and bad input', () => {
     expect((list.json['data'] as { id: string }[]).map((row) => row.id)).not.toContain(id);
     const admin = await sandboxes.call({ ...BOB, admin: true }, 'GET', `/sandboxes/${id}`);
     expect(admin.status).toBe(200);
+    // The tenant's admin sees whose sandbox it is, in the list as in the sandbox.
+    expect(admin.json['owner_id']).toBe('ada');
+    const tenant = await sandboxes.call({ ...BOB, admin: true }, 'GET', '/sandboxes');
+    const row = (tenant.json['data'] as { id: string; owner_id: string }[]).find((entry) => entry.id === id);
+    expect(row?.owner_id).toBe('ada');
   });
 
   it('refuses what it cannot do with a code, and bad input with a 400', async () => {

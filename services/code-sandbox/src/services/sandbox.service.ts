@@ -166,6 +166,8 @@ async function readTail(path: string): Promise<Buffer> {
 
 export interface SandboxView {
   readonly id: string;
+  /** The user who created it (an admin lists the whole tenant's). */
+  readonly owner_id: string;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly runtime: string;
@@ -180,6 +182,7 @@ export interface SandboxView {
 export function sandboxView(row: SandboxRow): SandboxView {
   return {
     id: row.id,
+    owner_id: row.user_id,
     name: row.name,
     labels: row.labels as Record<string, string>,
     runtime: row.runtime,
