@@ -3,6 +3,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { render, type RenderResult } from '@testing-library/react';
 import type { ReactElement } from 'react';
 import { MemoryRouter } from 'react-router';
+import { vi } from 'vitest';
 
 import { theme } from './app/theme.js';
 
@@ -18,4 +19,40 @@ export function renderWithProviders(ui: ReactElement, { path = '/' }: { path?: s
       </QueryClientProvider>
     </MantineProvider>,
   );
+}
+
+/** A request the stubbed gateway answered: its method, path and parsed JSON body. */
+export interface StubbedCall {
+  readonly method: string;
+  readonly path: string;
+  readonly body: unknown;
+}
+
+/** How the stubbed gateway answers one `METHOD /path`, given the request's JSON body. */
+export type StubbedRoute = (body: unknown) => Response;
+
+/** A JSON answer as the gateway sends it. */
+export function jsonResponse(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+}
+
+/** Stubs `fetch` as the gateway: `METHOD /path` → answer, else a 404; returns every call for the test to check. */
+export function stubFetchRoutes(routes: Readonly<Record<string, StubbedRoute>>): StubbedCall[] {
+  const calls: StubbedCall[] = [];
+  vi.stubGlobal(
+    'fetch',
+    vi.fn((input: RequestInfo | URL, init?: RequestInit) => {
+      const url = new URL(input instanceof Request ? input.url : String(input), 'http://aibox.test');
+      const method = init?.method ?? 'GET';
+      const body: unknown = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
+      calls.push({ method, path: url.pathname, body });
+      const route = routes[`${method} ${url.pathname}`];
+      return Promise.resolve(
+        route === undefined
+          ? jsonResponse({ error: 'No such route', code: 'route_unknown' }, 404)
+          : route(body),
+      );
+    }),
+  );
+  return calls;
 }

@@ -1,11 +1,7 @@
 import {
-  Button,
   Code,
-  Drawer,
-  Group,
   JsonInput,
   MultiSelect,
-  Radio,
   Select,
   Stack,
   Switch,
@@ -15,24 +11,19 @@ import {
   TextInput,
   Title,
 } from '@mantine/core';
-import { useMediaQuery } from '@mantine/hooks';
-import { notifications } from '@mantine/notifications';
-import { useMutation } from '@tanstack/react-query';
 import { useState, type SubmitEvent } from 'react';
 
-import { apiJson } from '../../api/client.js';
-import { ErrorAlert } from '../../api/ErrorAlert.js';
+import { FormActions } from '../FormActions.js';
 import { useRoles } from '../inference/inference-api.js';
 import {
   BUILTIN_TOOLS,
   DEFAULT_AGENT_ID,
   MASKED,
-  useInvalidateCatalog,
   useSkills,
-  VISIBILITIES,
   type Agent,
   type AgentFields,
 } from './agents-api.js';
+import { CatalogDrawer, useSaveCatalogItem, VisibilityField } from './CatalogForm.js';
 
 const EMPTY: AgentFields = {
   name: '',
@@ -98,7 +89,6 @@ function changes(before: AgentFields, after: AgentFields): Partial<AgentFields> 
 }
 
 function AgentForm({ agent, onDone }: { agent: Agent | undefined; onDone: () => void }) {
-  const invalidate = useInvalidateCatalog();
   const roles = useRoles();
   const skills = useSkills();
   const readOnly = agent?.id === DEFAULT_AGENT_ID;
@@ -109,20 +99,11 @@ function AgentForm({ agent, onDone }: { agent: Agent | undefined; onDone: () => 
   );
   const [checked, setChecked] = useState(false);
 
-  const save = useMutation({
-    mutationFn: (body: Partial<AgentFields>) =>
-      agent === undefined
-        ? apiJson<Agent>('/v1/agents', { method: 'POST', body })
-        : apiJson<Agent>(`/v1/agents/${encodeURIComponent(agent.id)}`, { method: 'PATCH', body }),
-    onSuccess: (saved) => {
-      notifications.show({
-        color: 'green',
-        title: agent === undefined ? `Created ${saved.name}` : `Saved ${saved.name}`,
-        message: 'New conversations with it use these settings.',
-      });
-      onDone();
-    },
-    onSettled: () => invalidate(),
+  const save = useSaveCatalogItem<Partial<AgentFields>, Agent>({
+    collection: '/v1/agents',
+    item: agent,
+    message: 'New conversations with it use these settings.',
+    onDone,
   });
 
   const set = <K extends keyof AgentFields>(key: K, value: AgentFields[K]) => {
@@ -280,26 +261,13 @@ function AgentForm({ agent, onDone }: { agent: Agent | undefined; onDone: () => 
           />
         </Stack>
 
-        <Radio.Group
-          label="Visibility"
+        <VisibilityField
           value={fields.visibility}
-          onChange={(value) => {
-            const visibility = VISIBILITIES.find((option) => option.value === value)?.value;
-            if (visibility !== undefined) set('visibility', visibility);
+          onChange={(visibility) => {
+            set('visibility', visibility);
           }}
-        >
-          <Stack gap="xs" mt="xs">
-            {VISIBILITIES.map((option) => (
-              <Radio
-                key={option.value}
-                value={option.value}
-                label={option.label}
-                description={option.explanation}
-                disabled={readOnly}
-              />
-            ))}
-          </Stack>
-        </Radio.Group>
+          disabled={readOnly}
+        />
 
         <JsonInput
           label="MCP servers"
@@ -325,17 +293,7 @@ function AgentForm({ agent, onDone }: { agent: Agent | undefined; onDone: () => 
           styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
         />
 
-        {save.error !== null && <ErrorAlert error={save.error} />}
-        <Group justify="flex-end" gap="sm">
-          <Button variant="default" onClick={onDone}>
-            {readOnly ? 'Close' : 'Cancel'}
-          </Button>
-          {!readOnly && (
-            <Button type="submit" loading={save.isPending}>
-              Save
-            </Button>
-          )}
-        </Group>
+        <FormActions error={save.error} pending={save.isPending} onCancel={onDone} readOnly={readOnly} />
       </Stack>
     </form>
   );
@@ -351,7 +309,6 @@ export function AgentDrawer({
   agent: Agent | undefined;
   onClose: () => void;
 }) {
-  const phone = useMediaQuery('(max-width: 48em)');
   const title =
     agent === undefined
       ? 'New agent'
@@ -359,8 +316,8 @@ export function AgentDrawer({
         ? agent.name
         : `Edit agent ${agent.name}`;
   return (
-    <Drawer opened={opened} onClose={onClose} position="right" size={phone ? '100%' : 'xl'} title={title}>
+    <CatalogDrawer opened={opened} onClose={onClose} title={title}>
       {opened && <AgentForm key={agent?.id ?? 'new'} agent={agent} onDone={onClose} />}
-    </Drawer>
+    </CatalogDrawer>
   );
 }

@@ -2,39 +2,8 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { renderWithProviders } from '../../test-utils.js';
+import { jsonResponse, renderWithProviders, stubFetchRoutes, type StubbedRoute } from '../../test-utils.js';
 import { AgentsPage } from './AgentsPage.js';
-
-interface Call {
-  readonly method: string;
-  readonly path: string;
-  readonly body: unknown;
-}
-
-type Route = (body: unknown) => Response;
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-}
-
-/** The gateway as the page sees it: `METHOD /path` → answer; every call is recorded. */
-function stubApi(routes: Record<string, Route>): Call[] {
-  const calls: Call[] = [];
-  vi.stubGlobal(
-    'fetch',
-    vi.fn((input: RequestInfo | URL, init?: RequestInit) => {
-      const url = new URL(input instanceof Request ? input.url : String(input), 'http://aibox.test');
-      const method = init?.method ?? 'GET';
-      const body: unknown = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
-      calls.push({ method, path: url.pathname, body });
-      const route = routes[`${method} ${url.pathname}`];
-      return Promise.resolve(
-        route === undefined ? json({ error: 'No such route', code: 'route_unknown' }, 404) : route(body),
-      );
-    }),
-  );
-  return calls;
-}
 
 const BUILT_IN = {
   id: 'default',
@@ -52,13 +21,14 @@ const BUILT_IN = {
   updated_at: '2026-01-01T00:00:00.000Z',
 };
 
-function catalog(extra: Record<string, Route> = {}): Record<string, Route> {
+function catalog(extra: Record<string, StubbedRoute> = {}): Record<string, StubbedRoute> {
   return {
-    'GET /v1/me': () => json({ tid: 't1', uid: 'admin-1', email: 'admin@example.com', roles: ['admin'] }),
-    'GET /v1/agents': () => json({ data: [BUILT_IN] }),
-    'GET /v1/skills': () => json({ data: [] }),
+    'GET /v1/me': () =>
+      jsonResponse({ tid: 't1', uid: 'admin-1', email: 'admin@example.com', roles: ['admin'] }),
+    'GET /v1/agents': () => jsonResponse({ data: [BUILT_IN] }),
+    'GET /v1/skills': () => jsonResponse({ data: [] }),
     'GET /v1/admin/inference/roles': () =>
-      json({
+      jsonResponse({
         roles: [
           { role: 'default', models: ['openai/gpt-4o'] },
           { role: 'knowledge', models: [] },
@@ -76,10 +46,10 @@ afterEach(() => {
 describe('AgentsPage', { timeout: 20_000 }, () => {
   it('creates an agent with the tools, approvals and visibility picked in the form', async () => {
     const user = userEvent.setup({ delay: null });
-    const calls = stubApi(
+    const calls = stubFetchRoutes(
       catalog({
         'POST /v1/agents': (body) =>
-          json({ ...BUILT_IN, ...(body as object), id: 'a1', owner_id: 'admin-1' }, 201),
+          jsonResponse({ ...BUILT_IN, ...(body as object), id: 'a1', owner_id: 'admin-1' }, 201),
       }),
     );
     renderWithProviders(<AgentsPage />, { path: '/admin/agents' });
@@ -127,10 +97,10 @@ describe('AgentsPage', { timeout: 20_000 }, () => {
 
   it('shows agent_name_taken in the form and keeps what was typed', async () => {
     const user = userEvent.setup({ delay: null });
-    stubApi(
+    stubFetchRoutes(
       catalog({
         'POST /v1/agents': () =>
-          json({ error: 'An agent with this name exists.', code: 'agent_name_taken' }, 409),
+          jsonResponse({ error: 'An agent with this name exists.', code: 'agent_name_taken' }, 409),
       }),
     );
     renderWithProviders(<AgentsPage />, { path: '/admin/agents' });
@@ -149,10 +119,10 @@ describe('AgentsPage', { timeout: 20_000 }, () => {
 
   it('shows what is wrong with a skill’s front matter in the skill form', async () => {
     const user = userEvent.setup({ delay: null });
-    const calls = stubApi(
+    const calls = stubFetchRoutes(
       catalog({
         'POST /v1/skills': () =>
-          json(
+          jsonResponse(
             {
               error: 'The skill is not valid: front matter field "description": must not be empty.',
               code: 'skill_invalid',

@@ -1,17 +1,15 @@
 import { Stack, Tabs, Text, Title } from '@mantine/core';
 import { IconBook, IconRobot } from '@tabler/icons-react';
-import { useSearchParams } from 'react-router';
 
+import { useTabParam } from '../use-tab-param.js';
 import { AgentsPanel } from './AgentsPanel.js';
 import { SkillsPanel } from './SkillsPanel.js';
 
 const TABS = ['agents', 'skills'] as const;
-type CatalogTab = (typeof TABS)[number];
 
 /** `/admin/agents`: agents (prompt, role, tools, approvals, MCP servers) and the skills they load. */
 export function AgentsPage() {
-  const [search, setSearch] = useSearchParams();
-  const tab: CatalogTab = TABS.find((candidate) => candidate === search.get('tab')) ?? 'agents';
+  const [tab, setTab] = useTabParam(TABS, 'agents');
   return (
     <Stack gap="md" p={{ base: 'sm', sm: 'lg' }} maw={1280}>
       <Stack gap={4}>
@@ -22,23 +20,7 @@ export function AgentsPage() {
           What people can chat with, and the instructions those agents can draw on.
         </Text>
       </Stack>
-      <Tabs
-        value={tab}
-        onChange={(value) => {
-          const next = TABS.find((candidate) => candidate === value);
-          if (next === undefined) return;
-          // In the URL (`?tab=skills`), so a link can open one tab.
-          setSearch(
-            (current) => {
-              const params = new URLSearchParams(current);
-              params.set('tab', next);
-              return params;
-            },
-            { replace: true },
-          );
-        }}
-        keepMounted={false}
-      >
+      <Tabs value={tab} onChange={setTab} keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="agents" leftSection={<IconRobot size={16} />}>
             Agents

@@ -1,4 +1,4 @@
-import { Badge, Text } from '@mantine/core';
+import { Badge, Group, Text } from '@mantine/core';
 
 import { VISIBILITIES, type Visibility } from './agents-api.js';
 
@@ -45,5 +45,30 @@ export function OwnerName({
     <Text size="sm" ff="monospace" truncate="end" maw={180} title={ownerId}>
       {ownerId}
     </Text>
+  );
+}
+
+/** The built-in tools an agent or skill may call, and how many MCP servers bring more. */
+export function ToolList({ tools, mcpServers = 0 }: { tools: readonly string[]; mcpServers?: number }) {
+  if (tools.length === 0 && mcpServers === 0) {
+    return (
+      <Text size="sm" c="dimmed">
+        None
+      </Text>
+    );
+  }
+  return (
+    <Group gap={4}>
+      {tools.map((tool) => (
+        <Badge key={tool} variant="light" color="gray" tt="none" radius="sm">
+          {tool}
+        </Badge>
+      ))}
+      {mcpServers > 0 && (
+        <Badge variant="light" color="violet" tt="none" radius="sm">
+          {mcpServers} MCP {mcpServers === 1 ? 'server' : 'servers'}
+        </Badge>
+      )}
+    </Group>
   );
 }

@@ -1,18 +1,10 @@
-import { Button, Drawer, Group, Radio, Skeleton, Stack, Textarea } from '@mantine/core';
-import { useMediaQuery } from '@mantine/hooks';
-import { notifications } from '@mantine/notifications';
-import { useMutation } from '@tanstack/react-query';
+import { Skeleton, Stack, Textarea } from '@mantine/core';
 import { useState, type SubmitEvent } from 'react';
 
-import { apiJson } from '../../api/client.js';
-import { ErrorAlert } from '../../api/ErrorAlert.js';
-import {
-  useInvalidateCatalog,
-  useSkillMarkdown,
-  VISIBILITIES,
-  type Skill,
-  type Visibility,
-} from './agents-api.js';
+import { FormActions } from '../FormActions.js';
+import { QueryError } from '../QueryError.js';
+import { useSkillMarkdown, type Skill, type Visibility } from './agents-api.js';
+import { CatalogDrawer, useSaveCatalogItem, VisibilityField } from './CatalogForm.js';
 
 /** What a new skill starts from: every front matter field the runtime reads, with what each is for. */
 const SKILL_TEMPLATE = `---
@@ -38,23 +30,13 @@ function SkillForm({
   markdown: string;
   onDone: () => void;
 }) {
-  const invalidate = useInvalidateCatalog();
   const [text, setText] = useState(markdown);
   const [visibility, setVisibility] = useState<Visibility>(skill?.visibility ?? 'private');
-  const save = useMutation({
-    mutationFn: (body: { markdown: string; visibility: Visibility }) =>
-      skill === undefined
-        ? apiJson<Skill>('/v1/skills', { method: 'POST', body })
-        : apiJson<Skill>(`/v1/skills/${encodeURIComponent(skill.id)}`, { method: 'PATCH', body }),
-    onSuccess: (saved) => {
-      notifications.show({
-        color: 'green',
-        title: skill === undefined ? `Created ${saved.name}` : `Saved ${saved.name}`,
-        message: 'Agents with this skill use it from their next turn.',
-      });
-      onDone();
-    },
-    onSettled: () => invalidate(),
+  const save = useSaveCatalogItem<{ markdown: string; visibility: Visibility }, Skill>({
+    collection: '/v1/skills',
+    item: skill,
+    message: 'Agents with this skill use it from their next turn.',
+    onDone,
   });
 
   function submit(event: SubmitEvent) {
@@ -79,34 +61,8 @@ function SkillForm({
           styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
           data-autofocus
         />
-        <Radio.Group
-          label="Visibility"
-          value={visibility}
-          onChange={(value) => {
-            const next = VISIBILITIES.find((option) => option.value === value)?.value;
-            if (next !== undefined) setVisibility(next);
-          }}
-        >
-          <Stack gap="xs" mt="xs">
-            {VISIBILITIES.map((option) => (
-              <Radio
-                key={option.value}
-                value={option.value}
-                label={option.label}
-                description={option.explanation}
-              />
-            ))}
-          </Stack>
-        </Radio.Group>
-        {save.error !== null && <ErrorAlert error={save.error} />}
-        <Group justify="flex-end" gap="sm">
-          <Button variant="default" onClick={onDone}>
-            Cancel
-          </Button>
-          <Button type="submit" loading={save.isPending}>
-            Save
-          </Button>
-        </Group>
+        <VisibilityField value={visibility} onChange={setVisibility} />
+        <FormActions error={save.error} pending={save.isPending} onCancel={onDone} />
       </Stack>
     </form>
   );
@@ -115,7 +71,7 @@ function SkillForm({
 /** An existing skill's editor, once its Markdown has arrived. */
 function LoadedSkillForm({ skill, onDone }: { skill: Skill; onDone: () => void }) {
   const markdown = useSkillMarkdown(skill.id);
-  if (markdown.isError) return <ErrorAlert error={markdown.error} onRetry={() => void markdown.refetch()} />;
+  if (markdown.isError) return <QueryError query={markdown} />;
   if (markdown.isPending) {
     return (
       <Stack gap="md" aria-busy>
@@ -137,13 +93,10 @@ export function SkillDrawer({
   skill: Skill | undefined;
   onClose: () => void;
 }) {
-  const phone = useMediaQuery('(max-width: 48em)');
   return (
-    <Drawer
+    <CatalogDrawer
       opened={opened}
       onClose={onClose}
-      position="right"
-      size={phone ? '100%' : 'xl'}
       title={skill === undefined ? 'New skill' : `Edit skill ${skill.name}`}
     >
       {opened &&
@@ -152,6 +105,6 @@ export function SkillDrawer({
         ) : (
           <LoadedSkillForm key={skill.id} skill={skill} onDone={onClose} />
         ))}
-    </Drawer>
+    </CatalogDrawer>
   );
 }

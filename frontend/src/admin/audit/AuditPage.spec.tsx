@@ -3,7 +3,7 @@ import { configure, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { renderWithProviders } from '../../test-utils.js';
+import { jsonResponse, renderWithProviders } from '../../test-utils.js';
 import { AuditPage } from './AuditPage.js';
 
 // Rendering a page is slow on a busy machine: wait for what a user would see longer than the default second.
@@ -13,10 +13,6 @@ configure({ asyncUtilTimeout: 5000 });
 const TURN_A = '0190a1b2-0000-7000-8000-00000000aaaa';
 const TURN_B = '0190a1b2-0000-7000-8000-00000000bbbb';
 const TURN_C = '0190a1b2-0000-7000-8000-00000000cccc';
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-}
 
 function turn(id: string, user: string) {
   return {
@@ -39,12 +35,12 @@ function serve(routes: Record<string, (url: URL) => Response | Promise<Response>
     requests.push(url);
     if (url.pathname === '/v1/me') {
       return Promise.resolve(
-        json({ tid: 't1', uid: 'admin-1', email: 'admin@example.com', roles: ['admin'] }),
+        jsonResponse({ tid: 't1', uid: 'admin-1', email: 'admin@example.com', roles: ['admin'] }),
       );
     }
     const route = routes[url.pathname];
     return Promise.resolve(
-      route === undefined ? json({ error: 'no such route', code: 'route_unknown' }, 404) : route(url),
+      route === undefined ? jsonResponse({ error: 'no such route', code: 'route_unknown' }, 404) : route(url),
     );
   });
   vi.stubGlobal('fetch', fetchStub);
@@ -52,7 +48,7 @@ function serve(routes: Record<string, (url: URL) => Response | Promise<Response>
 }
 
 const emptyLog = () =>
-  json({ error: 'Your tenant log has no sealed turn yet, so no checkpoint', code: 'log_empty' }, 404);
+  jsonResponse({ error: 'Your tenant log has no sealed turn yet, so no checkpoint', code: 'log_empty' }, 404);
 
 beforeEach(() => {
   vi.unstubAllGlobals();
@@ -66,8 +62,8 @@ describe('AuditPage', { timeout: 30_000 }, () => {
     const server = serve({
       '/v1/admin/audit/turns': (url) =>
         url.searchParams.has('cursor')
-          ? json({ turns: [turn(TURN_C, 'bob')] })
-          : json({ turns: [turn(TURN_A, 'alice'), turn(TURN_B, 'alice')], next_cursor: 'page-2' }),
+          ? jsonResponse({ turns: [turn(TURN_C, 'bob')] })
+          : jsonResponse({ turns: [turn(TURN_A, 'alice'), turn(TURN_B, 'alice')], next_cursor: 'page-2' }),
       '/v1/audit/checkpoint': emptyLog,
     });
     renderWithProviders(<AuditPage />, {
@@ -103,7 +99,7 @@ describe('AuditPage', { timeout: 30_000 }, () => {
 
   it('applies filters typed into the form', async () => {
     const server = serve({
-      '/v1/admin/audit/turns': () => json({ turns: [] }),
+      '/v1/admin/audit/turns': () => jsonResponse({ turns: [] }),
       '/v1/audit/checkpoint': emptyLog,
     });
     renderWithProviders(<AuditPage />, { path: '/admin/audit' });
@@ -122,10 +118,10 @@ describe('AuditPage', { timeout: 30_000 }, () => {
 
   it('verifies the whole log on request and says ok with the counts', async () => {
     const server = serve({
-      '/v1/admin/audit/turns': () => json({ turns: [] }),
+      '/v1/admin/audit/turns': () => jsonResponse({ turns: [] }),
       '/v1/audit/checkpoint': emptyLog,
       '/v1/admin/audit/verify': () =>
-        json({
+        jsonResponse({
           ok: true,
           tenant_id: 't1',
           tree_size: 42,
@@ -151,10 +147,10 @@ describe('AuditPage', { timeout: 30_000 }, () => {
 
   it('shows a verification failure with its code and a link to the damaged turn', async () => {
     serve({
-      '/v1/admin/audit/turns': () => json({ turns: [] }),
+      '/v1/admin/audit/turns': () => jsonResponse({ turns: [] }),
       '/v1/audit/checkpoint': emptyLog,
       '/v1/admin/audit/verify': () =>
-        json({
+        jsonResponse({
           ok: false,
           tenant_id: 't1',
           tree_size: 12,
@@ -194,7 +190,7 @@ describe('AuditPage', { timeout: 30_000 }, () => {
       [signer],
     );
     serve({
-      '/v1/admin/audit/turns': () => json({ turns: [] }),
+      '/v1/admin/audit/turns': () => jsonResponse({ turns: [] }),
       '/v1/audit/checkpoint': () =>
         new Response(note, { headers: { 'content-type': 'text/plain; charset=utf-8' } }),
     });
@@ -211,7 +207,7 @@ describe('AuditPage', { timeout: 30_000 }, () => {
 
   it('says plainly that there is no checkpoint while the log is empty', async () => {
     serve({
-      '/v1/admin/audit/turns': () => json({ turns: [] }),
+      '/v1/admin/audit/turns': () => jsonResponse({ turns: [] }),
       '/v1/audit/checkpoint': emptyLog,
     });
     renderWithProviders(<AuditPage />, { path: '/admin/audit' });

@@ -6,7 +6,6 @@ import {
   NativeSelect,
   Paper,
   SimpleGrid,
-  Skeleton,
   Stack,
   Table,
   Text,
@@ -20,6 +19,8 @@ import { Link, useSearchParams } from 'react-router';
 
 import { ErrorAlert } from '../../api/ErrorAlert.js';
 import { EVENT_TYPE_LABELS } from '../../receipts/event-labels.js';
+import { QueryError } from '../QueryError.js';
+import { EmptyRow, QueryRows, SkeletonRows } from '../TableState.js';
 import { fetchTurns, type TurnFilters, type TurnSummary } from './audit-api.js';
 import { CheckpointCard } from './CheckpointCard.js';
 import { formatTime, shortId } from './display-format.js';
@@ -160,16 +161,7 @@ function TurnsTable({ filters }: { filters: TurnFilters }) {
   const rows = turns.data?.pages.flatMap((page) => page.turns) ?? [];
   const filtered = FILTER_KEYS.some((key) => filters[key] !== '');
 
-  if (turns.isError && turns.data === undefined) {
-    return (
-      <ErrorAlert
-        error={turns.error}
-        onRetry={() => {
-          void turns.refetch();
-        }}
-      />
-    );
-  }
+  if (turns.isError && turns.data === undefined) return <QueryError query={turns} />;
   return (
     <Stack gap="sm">
       <Table.ScrollContainer minWidth={680}>
@@ -189,28 +181,17 @@ function TurnsTable({ filters }: { filters: TurnFilters }) {
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
-            {turns.isPending &&
-              Array.from({ length: 6 }, (_, row) => (
-                <Table.Tr key={row}>
-                  {Array.from({ length: COLUMNS }, (_, cell) => (
-                    <Table.Td key={cell}>
-                      <Skeleton height={20} />
-                    </Table.Td>
-                  ))}
-                </Table.Tr>
-              ))}
-            {rows.map((turn) => (
-              <TurnRow key={turn.turn_id} turn={turn} />
-            ))}
-            {turns.isSuccess && rows.length === 0 && (
-              <Table.Tr>
-                <Table.Td colSpan={COLUMNS}>
-                  <Text c="dimmed" ta="center" py="lg">
-                    {filtered ? 'No turns match these filters.' : 'No turns recorded yet.'}
-                  </Text>
-                </Table.Td>
-              </Table.Tr>
-            )}
+            <QueryRows
+              query={{ isPending: turns.isPending, isSuccess: turns.isSuccess, data: rows }}
+              loading={<SkeletonRows columns={COLUMNS} rows={6} />}
+              empty={
+                <EmptyRow columns={COLUMNS} size="md">
+                  {filtered ? 'No turns match these filters.' : 'No turns recorded yet.'}
+                </EmptyRow>
+              }
+            >
+              {(turn) => <TurnRow key={turn.turn_id} turn={turn} />}
+            </QueryRows>
           </Table.Tbody>
         </Table>
       </Table.ScrollContainer>

@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { Route, Routes } from 'react-router';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { renderWithProviders } from '../../test-utils.js';
+import { jsonResponse, renderWithProviders } from '../../test-utils.js';
 import { AuditTurnPage } from './AuditTurnPage.js';
 
 // Rendering a page is slow on a busy machine: wait for what a user would see longer than the default second.
@@ -12,10 +12,6 @@ configure({ asyncUtilTimeout: 5000 });
 const TURN = '0190dddd-0000-7000-8000-000000000001';
 const CALLED = '0190dddd-0000-7000-8000-0000000000e2';
 const RETURNED = '0190dddd-0000-7000-8000-0000000000e3';
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-}
 
 function event(
   index: number,
@@ -78,8 +74,8 @@ function serve() {
       const url = new URL(input, 'http://localhost');
       requested.push(url.pathname);
       if (url.pathname === '/v1/me')
-        return Promise.resolve(json({ tid: 't1', uid: 'a', email: '', roles: ['admin'] }));
-      if (url.pathname === `/v1/audit/turns/${TURN}/replay`) return Promise.resolve(json(replay));
+        return Promise.resolve(jsonResponse({ tid: 't1', uid: 'a', email: '', roles: ['admin'] }));
+      if (url.pathname === `/v1/audit/turns/${TURN}/replay`) return Promise.resolve(jsonResponse(replay));
       if (url.pathname === `/v1/audit/turns/${TURN}/artifacts/${CALLED}/arguments`) {
         return Promise.resolve(
           new Response('{"query":"weather in Lyon"}', { headers: { 'content-type': 'application/json' } }),
@@ -88,7 +84,9 @@ function serve() {
       if (url.pathname === `/v1/audit/turns/${TURN}/artifacts/${RETURNED}/output`) {
         return Promise.resolve(new Response('Sunny, 21 °C', { headers: { 'content-type': 'text/plain' } }));
       }
-      return Promise.resolve(json({ error: 'No such turn in your audit log', code: 'turn_unknown' }, 404));
+      return Promise.resolve(
+        jsonResponse({ error: 'No such turn in your audit log', code: 'turn_unknown' }, 404),
+      );
     }),
   );
   return requested;
@@ -160,7 +158,7 @@ describe('AuditTurnPage', { timeout: 30_000 }, () => {
     vi.stubGlobal(
       'fetch',
       vi.fn(() =>
-        Promise.resolve(json({ error: 'No such turn in your audit log', code: 'turn_unknown' }, 404)),
+        Promise.resolve(jsonResponse({ error: 'No such turn in your audit log', code: 'turn_unknown' }, 404)),
       ),
     );
     renderTurn();

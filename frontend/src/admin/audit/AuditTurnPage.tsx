@@ -1,5 +1,4 @@
 import {
-  Anchor,
   Badge,
   Button,
   Code,
@@ -16,7 +15,6 @@ import {
 } from '@mantine/core';
 import {
   IconAlertTriangle,
-  IconArrowLeft,
   IconChevronDown,
   IconChevronRight,
   IconLock,
@@ -24,14 +22,16 @@ import {
 } from '@tabler/icons-react';
 import { useQuery } from '@tanstack/react-query';
 import { useId, useState } from 'react';
-import { Link, useParams } from 'react-router';
+import { useParams } from 'react-router';
 
-import { ErrorAlert } from '../../api/ErrorAlert.js';
 import { eventHighlights, eventTypeLabel } from '../../receipts/event-labels.js';
 import { ReceiptBadge } from '../../receipts/ReceiptBadge.js';
+import { BackLink } from '../BackLink.js';
+import { QueryError } from '../QueryError.js';
 import { fetchReplay, type Replay, type ReplayEvent } from './audit-api.js';
 import { formatTime, shortId } from './display-format.js';
 import { EventArtifacts } from './EventArtifacts.js';
+import { Fact } from './Fact.js';
 
 function eventColor(type: string): string {
   if (type === 'turn_failed' || type === 'cap_token_rejected') return 'red';
@@ -140,28 +140,18 @@ function ReplayTimeline({ replay }: { replay: Replay }) {
 function TurnFacts({ replay }: { replay: Replay }) {
   return (
     <DataList size="sm" orientation="horizontal" labelWidth={90}>
-      <DataList.Item>
-        <DataList.ItemLabel>Turn</DataList.ItemLabel>
-        <DataList.ItemValue ff="monospace" style={{ wordBreak: 'break-all' }}>
-          {replay.turn_id}
-        </DataList.ItemValue>
-      </DataList.Item>
-      <DataList.Item>
-        <DataList.ItemLabel>User</DataList.ItemLabel>
-        <DataList.ItemValue style={{ wordBreak: 'break-all' }}>{replay.user_id}</DataList.ItemValue>
-      </DataList.Item>
-      <DataList.Item>
-        <DataList.ItemLabel>State</DataList.ItemLabel>
-        <DataList.ItemValue>
-          <Badge variant="light" color={replay.state === 'sealed' ? 'green' : 'yellow'}>
-            {replay.state}
-          </Badge>
-        </DataList.ItemValue>
-      </DataList.Item>
-      <DataList.Item>
-        <DataList.ItemLabel>Events</DataList.ItemLabel>
-        <DataList.ItemValue>{replay.events.length}</DataList.ItemValue>
-      </DataList.Item>
+      <Fact label="Turn" mono breakAnywhere>
+        {replay.turn_id}
+      </Fact>
+      <Fact label="User" breakAnywhere>
+        {replay.user_id}
+      </Fact>
+      <Fact label="State">
+        <Badge variant="light" color={replay.state === 'sealed' ? 'green' : 'yellow'}>
+          {replay.state}
+        </Badge>
+      </Fact>
+      <Fact label="Events">{replay.events.length}</Fact>
     </DataList>
   );
 }
@@ -195,12 +185,7 @@ export function AuditTurnPage() {
   });
   return (
     <Stack gap="lg" p={{ base: 'sm', sm: 'md' }}>
-      <Anchor component={Link} to="/admin/audit" size="sm">
-        <Group gap={4} component="span">
-          <IconArrowLeft size={14} aria-hidden />
-          Audit
-        </Group>
-      </Anchor>
+      <BackLink to="/admin/audit">Audit</BackLink>
       <Group justify="space-between" align="center" gap="sm">
         <Title order={1} size="h2">
           Turn{' '}
@@ -211,14 +196,7 @@ export function AuditTurnPage() {
         <ReceiptBadge turnId={turnId} />
       </Group>
       {replay.isPending && <ReplaySkeleton />}
-      {replay.isError && (
-        <ErrorAlert
-          error={replay.error}
-          onRetry={() => {
-            void replay.refetch();
-          }}
-        />
-      )}
+      {replay.isError && <QueryError query={replay} />}
       {replay.data !== undefined && (
         <>
           <Paper withBorder p="md">

@@ -1,26 +1,16 @@
-import {
-  ActionIcon,
-  Alert,
-  Code,
-  CopyButton,
-  DataList,
-  Group,
-  Paper,
-  ScrollArea,
-  Skeleton,
-  Stack,
-  Text,
-  Title,
-  Tooltip,
-} from '@mantine/core';
+import { Alert, Code, CopyButton, DataList, Group, ScrollArea, Skeleton, Stack, Text } from '@mantine/core';
 import { IconAlertTriangle, IconCheck, IconCopy, IconRefresh } from '@tabler/icons-react';
 import { useQuery } from '@tanstack/react-query';
 import { useMemo } from 'react';
 
 import { AuditProofError, parseCheckpoint, parseNote, toHex } from '@aibox/audit-proof';
 
-import { ErrorAlert, errorCode } from '../../api/ErrorAlert.js';
+import { errorCode } from '../../api/ErrorAlert.js';
+import { QueryError } from '../QueryError.js';
+import { TooltipActionIcon } from '../TooltipActionIcon.js';
 import { fetchCheckpointNote } from './audit-api.js';
+import { AuditCard } from './AuditCard.js';
+import { Fact } from './Fact.js';
 
 interface ReadCheckpoint {
   readonly origin: string;
@@ -57,16 +47,14 @@ function CopyNoteButton({ note }: { note: string }) {
   return (
     <CopyButton value={note} timeout={1500}>
       {({ copied, copy }) => (
-        <Tooltip label={copied ? 'Copied' : 'Copy the signed note'} withArrow>
-          <ActionIcon
-            variant="subtle"
-            color={copied ? 'teal' : 'gray'}
-            onClick={copy}
-            aria-label={copied ? 'Copied' : 'Copy the signed note'}
-          >
-            {copied ? <IconCheck size={16} /> : <IconCopy size={16} />}
-          </ActionIcon>
-        </Tooltip>
+        <TooltipActionIcon
+          label={copied ? 'Copied' : 'Copy the signed note'}
+          withArrow
+          color={copied ? 'teal' : 'gray'}
+          onClick={copy}
+        >
+          {copied ? <IconCheck size={16} /> : <IconCopy size={16} />}
+        </TooltipActionIcon>
       )}
     </CopyButton>
   );
@@ -75,42 +63,32 @@ function CopyNoteButton({ note }: { note: string }) {
 function CheckpointFacts({ checkpoint }: { checkpoint: ReadCheckpoint }) {
   return (
     <DataList size="sm" orientation="horizontal" labelWidth={110}>
-      <DataList.Item>
-        <DataList.ItemLabel>Origin</DataList.ItemLabel>
-        <DataList.ItemValue ff="monospace" style={{ wordBreak: 'break-all' }}>
-          {checkpoint.origin}
-        </DataList.ItemValue>
-      </DataList.Item>
-      <DataList.Item>
-        <DataList.ItemLabel>Tree size</DataList.ItemLabel>
-        <DataList.ItemValue ff="monospace">{count.format(checkpoint.size)}</DataList.ItemValue>
-      </DataList.Item>
-      <DataList.Item>
-        <DataList.ItemLabel>Root hash</DataList.ItemLabel>
-        <DataList.ItemValue ff="monospace" style={{ wordBreak: 'break-all' }}>
-          {checkpoint.rootHex}
-        </DataList.ItemValue>
-      </DataList.Item>
-      <DataList.Item>
-        <DataList.ItemLabel>Signed by</DataList.ItemLabel>
-        <DataList.ItemValue>
-          <Stack gap={2}>
-            {checkpoint.signers.map((signer) => (
-              <Text
-                key={`${signer.name} ${signer.keyId}`}
-                size="sm"
-                ff="monospace"
-                style={{ wordBreak: 'break-all' }}
-              >
-                {signer.name}{' '}
-                <Text span c="dimmed" size="xs" ff="monospace">
-                  key {signer.keyId}
-                </Text>
+      <Fact label="Origin" mono breakAnywhere>
+        {checkpoint.origin}
+      </Fact>
+      <Fact label="Tree size" mono>
+        {count.format(checkpoint.size)}
+      </Fact>
+      <Fact label="Root hash" mono breakAnywhere>
+        {checkpoint.rootHex}
+      </Fact>
+      <Fact label="Signed by">
+        <Stack gap={2}>
+          {checkpoint.signers.map((signer) => (
+            <Text
+              key={`${signer.name} ${signer.keyId}`}
+              size="sm"
+              ff="monospace"
+              style={{ wordBreak: 'break-all' }}
+            >
+              {signer.name}{' '}
+              <Text span c="dimmed" size="xs" ff="monospace">
+                key {signer.keyId}
               </Text>
-            ))}
-          </Stack>
-        </DataList.ItemValue>
-      </DataList.Item>
+            </Text>
+          ))}
+        </Stack>
+      </Fact>
     </DataList>
   );
 }
@@ -125,80 +103,64 @@ export function CheckpointCard() {
   const empty = note.isError && errorCode(note.error).code === 'log_empty';
 
   return (
-    <Paper withBorder p="md" component="section" aria-labelledby="checkpoint-title">
-      <Stack gap="sm">
-        <Group justify="space-between" wrap="nowrap" align="flex-start">
-          <div>
-            <Title order={2} size="h4" id="checkpoint-title">
-              Latest checkpoint
-            </Title>
-            <Text size="sm" c="dimmed">
-              The signed size and root of this tenant&apos;s log, in the C2SP signed-note format.
+    <AuditCard
+      titleId="checkpoint-title"
+      title="Latest checkpoint"
+      description="The signed size and root of this tenant's log, in the C2SP signed-note format."
+      aside={
+        <TooltipActionIcon
+          label="Reload the checkpoint"
+          withArrow
+          color="gray"
+          loading={note.isFetching}
+          onClick={() => {
+            void note.refetch();
+          }}
+        >
+          <IconRefresh size={18} />
+        </TooltipActionIcon>
+      }
+    >
+      {note.isPending && (
+        <Stack gap="xs" aria-label="Loading the checkpoint">
+          <Skeleton height={18} width="70%" />
+          <Skeleton height={18} width="30%" />
+          <Skeleton height={36} />
+          <Skeleton height={18} width="50%" />
+          <Skeleton height={96} mt="xs" />
+        </Stack>
+      )}
+      {empty && (
+        <Text size="sm" c="dimmed">
+          No checkpoint yet: the log has no sealed turn.
+        </Text>
+      )}
+      {note.isError && !empty && <QueryError query={note} />}
+      {reading !== undefined && !reading.ok && (
+        <Alert color="red" icon={<IconAlertTriangle size={18} />} title="Malformed checkpoint" role="alert">
+          <Text size="sm">The server&apos;s checkpoint is not a valid signed note: {reading.message}</Text>
+        </Alert>
+      )}
+      {reading?.ok === true && <CheckpointFacts checkpoint={reading.checkpoint} />}
+      {note.data !== undefined && (
+        <div>
+          <Group justify="space-between" gap="xs">
+            <Text size="sm" fw={500} id="checkpoint-note-label">
+              Signed note
             </Text>
-          </div>
-          <Tooltip label="Reload the checkpoint" withArrow>
-            <ActionIcon
-              variant="subtle"
-              color="gray"
-              aria-label="Reload the checkpoint"
-              loading={note.isFetching}
-              onClick={() => {
-                void note.refetch();
-              }}
+            <CopyNoteButton note={note.data} />
+          </Group>
+          <ScrollArea.Autosize mah={220} type="auto">
+            <Code
+              block
+              aria-labelledby="checkpoint-note-label"
+              style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}
             >
-              <IconRefresh size={18} />
-            </ActionIcon>
-          </Tooltip>
-        </Group>
-
-        {note.isPending && (
-          <Stack gap="xs" aria-label="Loading the checkpoint">
-            <Skeleton height={18} width="70%" />
-            <Skeleton height={18} width="30%" />
-            <Skeleton height={36} />
-            <Skeleton height={18} width="50%" />
-            <Skeleton height={96} mt="xs" />
-          </Stack>
-        )}
-        {empty && (
-          <Text size="sm" c="dimmed">
-            No checkpoint yet: the log has no sealed turn.
-          </Text>
-        )}
-        {note.isError && !empty && (
-          <ErrorAlert
-            error={note.error}
-            onRetry={() => {
-              void note.refetch();
-            }}
-          />
-        )}
-        {reading !== undefined && !reading.ok && (
-          <Alert color="red" icon={<IconAlertTriangle size={18} />} title="Malformed checkpoint" role="alert">
-            <Text size="sm">The server&apos;s checkpoint is not a valid signed note: {reading.message}</Text>
-          </Alert>
-        )}
-        {reading?.ok === true && <CheckpointFacts checkpoint={reading.checkpoint} />}
-        {note.data !== undefined && (
-          <div>
-            <Group justify="space-between" gap="xs">
-              <Text size="sm" fw={500} id="checkpoint-note-label">
-                Signed note
-              </Text>
-              <CopyNoteButton note={note.data} />
-            </Group>
-            <ScrollArea.Autosize mah={220} type="auto">
-              <Code
-                block
-                aria-labelledby="checkpoint-note-label"
-                style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}
-              >
-                {note.data}
-              </Code>
-            </ScrollArea.Autosize>
-          </div>
-        )}
-      </Stack>
-    </Paper>
+              {note.data}
+            </Code>
+          </ScrollArea.Autosize>
+        </div>
+      )}
+    </AuditCard>
   );
 }

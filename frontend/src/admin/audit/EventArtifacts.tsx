@@ -17,6 +17,7 @@ import { useId, useState } from 'react';
 
 import { saveBlob } from '../../api/client.js';
 import { ErrorAlert } from '../../api/ErrorAlert.js';
+import { QueryError } from '../QueryError.js';
 import { artifactPath, fetchArtifact, type ReplayArtifact } from './audit-api.js';
 import { formatBytes, shortId } from './display-format.js';
 
@@ -58,16 +59,7 @@ function ArtifactPreview({ path, artifact }: { path: string; artifact: ReplayArt
     staleTime: Infinity,
   });
   if (body.isPending) return <Skeleton height={Math.min(160, 40 + artifact.size / 8)} />;
-  if (body.isError) {
-    return (
-      <ErrorAlert
-        error={body.error}
-        onRetry={() => {
-          void body.refetch();
-        }}
-      />
-    );
-  }
+  if (body.isError) return <QueryError query={body} />;
   return (
     <ScrollArea.Autosize mah={360} type="auto">
       <Code block style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>

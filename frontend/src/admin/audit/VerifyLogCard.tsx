@@ -1,10 +1,11 @@
-import { Alert, Anchor, Button, Code, DataList, Group, Paper, Stack, Text, Title } from '@mantine/core';
+import { Alert, Anchor, Button, Code, DataList, Group, Stack, Text } from '@mantine/core';
 import { IconCircleCheck, IconShieldCheck, IconShieldX } from '@tabler/icons-react';
 import { useMutation } from '@tanstack/react-query';
 import { Link } from 'react-router';
 
 import { ErrorAlert } from '../../api/ErrorAlert.js';
 import { verifyLog, type LogVerification } from './audit-api.js';
+import { AuditCard } from './AuditCard.js';
 import { shortId } from './display-format.js';
 
 const count = new Intl.NumberFormat();
@@ -74,41 +75,33 @@ function VerificationResult({ result }: { result: LogVerification }) {
 export function VerifyLogCard() {
   const verification = useMutation({ mutationFn: verifyLog });
   return (
-    <Paper withBorder p="md" component="section" aria-labelledby="verify-log-title">
-      <Stack gap="sm">
-        <Group justify="space-between" wrap="nowrap" align="flex-start">
-          <div>
-            <Title order={2} size="h4" id="verify-log-title">
-              Log verification
-            </Title>
-            <Text size="sm" c="dimmed">
-              Re-checks every hash, chain link and signature of this tenant&apos;s audit log from storage.
-            </Text>
-          </div>
-          <IconShieldCheck size={28} aria-hidden style={{ flexShrink: 0 }} />
-        </Group>
-        <Group>
-          <Button
-            onClick={() => {
+    <AuditCard
+      titleId="verify-log-title"
+      title="Log verification"
+      description="Re-checks every hash, chain link and signature of this tenant's audit log from storage."
+      aside={<IconShieldCheck size={28} aria-hidden style={{ flexShrink: 0 }} />}
+    >
+      <Group>
+        <Button
+          onClick={() => {
+            verification.mutate();
+          }}
+          loading={verification.isPending}
+        >
+          Verify the log
+        </Button>
+      </Group>
+      <div aria-live="polite">
+        {verification.isError && (
+          <ErrorAlert
+            error={verification.error}
+            onRetry={() => {
               verification.mutate();
             }}
-            loading={verification.isPending}
-          >
-            Verify the log
-          </Button>
-        </Group>
-        <div aria-live="polite">
-          {verification.isError && (
-            <ErrorAlert
-              error={verification.error}
-              onRetry={() => {
-                verification.mutate();
-              }}
-            />
-          )}
-          {verification.data !== undefined && <VerificationResult result={verification.data} />}
-        </div>
-      </Stack>
-    </Paper>
+          />
+        )}
+        {verification.data !== undefined && <VerificationResult result={verification.data} />}
+      </div>
+    </AuditCard>
   );
 }

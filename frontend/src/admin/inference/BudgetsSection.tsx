@@ -1,5 +1,4 @@
 import {
-  ActionIcon,
   Button,
   Group,
   Modal,
@@ -12,19 +11,19 @@ import {
   Text,
   TextInput,
   Title,
-  Tooltip,
-  VisuallyHidden,
 } from '@mantine/core';
-import { IconPencil, IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconPlus } from '@tabler/icons-react';
 import { useMutation } from '@tanstack/react-query';
 import { useState, type SubmitEvent } from 'react';
 
 import { apiJson } from '../../api/client.js';
-import { ErrorAlert } from '../../api/ErrorAlert.js';
+import { FormActions } from '../FormActions.js';
+import { ActionsHeader, RowActions } from '../RowActions.js';
+import { EmptyRow, QueryRows, QueryTable, SkeletonRows } from '../TableState.js';
+import { useConfirmedMutation } from '../use-confirmed-mutation.js';
 import { ConfirmModal } from './ConfirmModal.js';
 import { formatUsd } from './format.js';
 import { INFERENCE_API, useBudgets, useInvalidateInference, type Budget } from './inference-api.js';
-import { SkeletonRows } from './SkeletonRows.js';
 
 type Period = Budget['period'];
 
@@ -123,15 +122,7 @@ function BudgetForm({ budget, onDone }: { budget: Budget | undefined; onDone: ()
           error={limitError}
           required
         />
-        {save.error !== null && <ErrorAlert error={save.error} />}
-        <Group justify="flex-end" gap="sm">
-          <Button variant="default" onClick={onDone}>
-            Cancel
-          </Button>
-          <Button type="submit" loading={save.isPending}>
-            Save
-          </Button>
-        </Group>
+        <FormActions error={save.error} pending={save.isPending} onCancel={onDone} />
       </Stack>
     </form>
   );
@@ -160,12 +151,8 @@ export function BudgetsSection() {
   const budgets = useBudgets();
   const invalidate = useInvalidateInference();
   const [form, setForm] = useState<{ budget: Budget | undefined } | undefined>();
-  const [removing, setRemoving] = useState<Budget>();
-  const remove = useMutation({
+  const remove = useConfirmedMutation({
     mutationFn: (budget: Budget) => apiJson<undefined>(budgetPath(budget.user_id), { method: 'DELETE' }),
-    onSuccess: () => {
-      setRemoving(undefined);
-    },
     onSettled: () => invalidate(),
   });
 
@@ -185,81 +172,54 @@ export function BudgetsSection() {
           Set budget
         </Button>
       </Group>
-      {budgets.isError ? (
-        <ErrorAlert error={budgets.error} onRetry={() => void budgets.refetch()} />
-      ) : (
-        <Table.ScrollContainer minWidth={560}>
-          <Table verticalSpacing="xs" aria-label="Budgets">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th scope="col">For</Table.Th>
-                <Table.Th scope="col">Period</Table.Th>
-                <Table.Th scope="col">Spent</Table.Th>
-                <Table.Th scope="col">
-                  <VisuallyHidden>Actions</VisuallyHidden>
+      <QueryTable query={budgets} minWidth={560} verticalSpacing="xs" aria-label="Budgets">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th scope="col">For</Table.Th>
+            <Table.Th scope="col">Period</Table.Th>
+            <Table.Th scope="col">Spent</Table.Th>
+            <ActionsHeader />
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          <QueryRows
+            query={budgets}
+            loading={<SkeletonRows columns={4} rows={1} />}
+            empty={
+              <EmptyRow columns={4} py="md">
+                No budgets: spending is not limited.
+              </EmptyRow>
+            }
+          >
+            {(budget) => (
+              <Table.Tr key={budget.user_id ?? ''}>
+                <Table.Th scope="row" fw={budget.user_id === null ? 600 : 400}>
+                  {scopeLabel(budget)}
                 </Table.Th>
+                <Table.Td>
+                  <Text size="sm">{budget.period === 'day' ? 'Per day' : 'Per month'}</Text>
+                  <Text size="xs" c="dimmed">
+                    since {budget.period_start.slice(0, 10)} (UTC)
+                  </Text>
+                </Table.Td>
+                <Table.Td>
+                  <SpendBar budget={budget} />
+                </Table.Td>
+                <RowActions
+                  item={`budget: ${scopeLabel(budget)}`}
+                  deleteLabel="Remove"
+                  onEdit={() => {
+                    setForm({ budget });
+                  }}
+                  onDelete={() => {
+                    remove.ask(budget);
+                  }}
+                />
               </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {budgets.isPending ? (
-                <SkeletonRows columns={4} rows={1} />
-              ) : budgets.data.length === 0 ? (
-                <Table.Tr>
-                  <Table.Td colSpan={4}>
-                    <Text size="sm" c="dimmed" ta="center" py="md">
-                      No budgets: spending is not limited.
-                    </Text>
-                  </Table.Td>
-                </Table.Tr>
-              ) : (
-                budgets.data.map((budget) => (
-                  <Table.Tr key={budget.user_id ?? ''}>
-                    <Table.Th scope="row" fw={budget.user_id === null ? 600 : 400}>
-                      {scopeLabel(budget)}
-                    </Table.Th>
-                    <Table.Td>
-                      <Text size="sm">{budget.period === 'day' ? 'Per day' : 'Per month'}</Text>
-                      <Text size="xs" c="dimmed">
-                        since {budget.period_start.slice(0, 10)} (UTC)
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      <SpendBar budget={budget} />
-                    </Table.Td>
-                    <Table.Td>
-                      <Group gap={4} wrap="nowrap" justify="flex-end">
-                        <Tooltip label="Edit">
-                          <ActionIcon
-                            variant="subtle"
-                            aria-label={`Edit budget: ${scopeLabel(budget)}`}
-                            onClick={() => {
-                              setForm({ budget });
-                            }}
-                          >
-                            <IconPencil size={18} />
-                          </ActionIcon>
-                        </Tooltip>
-                        <Tooltip label="Remove">
-                          <ActionIcon
-                            variant="subtle"
-                            color="red"
-                            aria-label={`Remove budget: ${scopeLabel(budget)}`}
-                            onClick={() => {
-                              setRemoving(budget);
-                            }}
-                          >
-                            <IconTrash size={18} />
-                          </ActionIcon>
-                        </Tooltip>
-                      </Group>
-                    </Table.Td>
-                  </Table.Tr>
-                ))
-              )}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+            )}
+          </QueryRows>
+        </Table.Tbody>
+      </QueryTable>
       <Modal
         opened={form !== undefined}
         onClose={() => {
@@ -277,22 +237,9 @@ export function BudgetsSection() {
           />
         )}
       </Modal>
-      <ConfirmModal
-        opened={removing !== undefined}
-        title="Remove this budget?"
-        confirmLabel="Remove"
-        pending={remove.isPending}
-        error={remove.error}
-        onConfirm={() => {
-          if (removing !== undefined) remove.mutate(removing);
-        }}
-        onClose={() => {
-          remove.reset();
-          setRemoving(undefined);
-        }}
-      >
+      <ConfirmModal {...remove.dialog} title="Remove this budget?" confirmLabel="Remove">
         <Text size="sm">
-          {removing === undefined ? '' : scopeLabel(removing)}: spending will no longer be limited.
+          {remove.target === undefined ? '' : scopeLabel(remove.target)}: spending will no longer be limited.
         </Text>
       </ConfirmModal>
     </Stack>

@@ -1,7 +1,7 @@
-import { Button, Group, Modal, Stack } from '@mantine/core';
+import { Modal, Stack } from '@mantine/core';
 import type { ReactNode } from 'react';
 
-import { ErrorAlert } from '../../api/ErrorAlert.js';
+import { FormActions } from '../FormActions.js';
 
 /** A destructive action asked once more, with the server's refusal shown in place when it comes. */
 export function ConfirmModal({
@@ -30,15 +30,15 @@ export function ConfirmModal({
     <Modal opened={opened} onClose={onClose} title={title} centered>
       <Stack gap="md">
         {children}
-        {error !== null && error !== undefined && <ErrorAlert error={error} />}
-        <Group justify="flex-end" gap="sm">
-          <Button variant="default" onClick={onClose}>
-            Cancel
-          </Button>
-          <Button color="red" loading={pending} disabled={confirmDisabled} onClick={onConfirm}>
-            {confirmLabel}
-          </Button>
-        </Group>
+        <FormActions
+          error={error}
+          pending={pending}
+          onCancel={onClose}
+          onSubmit={onConfirm}
+          submitLabel={confirmLabel}
+          submitColor="red"
+          submitDisabled={confirmDisabled}
+        />
       </Stack>
     </Modal>
   );

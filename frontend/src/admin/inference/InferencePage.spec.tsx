@@ -2,39 +2,8 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { renderWithProviders } from '../../test-utils.js';
+import { jsonResponse, renderWithProviders, stubFetchRoutes } from '../../test-utils.js';
 import { InferencePage } from './InferencePage.js';
-
-interface Call {
-  readonly method: string;
-  readonly path: string;
-  readonly body: unknown;
-}
-
-type Route = (body: unknown) => Response;
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-}
-
-/** The gateway as the page sees it: `METHOD /path` → answer; every call is recorded. */
-function stubApi(routes: Record<string, Route>): Call[] {
-  const calls: Call[] = [];
-  vi.stubGlobal(
-    'fetch',
-    vi.fn((input: RequestInfo | URL, init?: RequestInit) => {
-      const url = new URL(input instanceof Request ? input.url : String(input), 'http://aibox.test');
-      const method = init?.method ?? 'GET';
-      const body: unknown = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
-      calls.push({ method, path: url.pathname, body });
-      const route = routes[`${method} ${url.pathname}`];
-      return Promise.resolve(
-        route === undefined ? json({ error: 'No such route', code: 'route_unknown' }, 404) : route(body),
-      );
-    }),
-  );
-  return calls;
-}
 
 const ROLES = [
   'default',
@@ -60,8 +29,8 @@ function provider(name: string, keyHint: string | null) {
   };
 }
 
-const ME = () => json({ tid: 't1', uid: 'admin-1', email: 'admin@example.com', roles: ['admin'] });
-const NO_ROLES = () => json({ roles: ROLES.map((role) => ({ role, models: [] })) });
+const ME = () => jsonResponse({ tid: 't1', uid: 'admin-1', email: 'admin@example.com', roles: ['admin'] });
+const NO_ROLES = () => jsonResponse({ roles: ROLES.map((role) => ({ role, models: [] })) });
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -72,13 +41,13 @@ describe('InferencePage', { timeout: 20_000 }, () => {
   it('adds a provider and shows the models the router probed', async () => {
     const user = userEvent.setup({ delay: null });
     let providers: unknown[] = [];
-    const calls = stubApi({
+    const calls = stubFetchRoutes({
       'GET /v1/me': ME,
       'GET /v1/admin/inference/roles': NO_ROLES,
-      'GET /v1/admin/inference/providers': () => json({ providers }),
+      'GET /v1/admin/inference/providers': () => jsonResponse({ providers }),
       'POST /v1/admin/inference/providers': () => {
         providers = [provider('openai', 'sk-…c0de')];
-        return json({ ...provider('openai', 'sk-…c0de'), models: ['gpt-4o', 'gpt-4o-mini'] }, 201);
+        return jsonResponse({ ...provider('openai', 'sk-…c0de'), models: ['gpt-4o', 'gpt-4o-mini'] }, 201);
       },
     });
     renderWithProviders(<InferencePage />, { path: '/admin/inference' });
@@ -115,12 +84,12 @@ describe('InferencePage', { timeout: 20_000 }, () => {
 
   it('keeps the form and shows the router’s sentence when the provider cannot be reached', async () => {
     const user = userEvent.setup({ delay: null });
-    stubApi({
+    stubFetchRoutes({
       'GET /v1/me': ME,
       'GET /v1/admin/inference/roles': NO_ROLES,
-      'GET /v1/admin/inference/providers': () => json({ providers: [] }),
+      'GET /v1/admin/inference/providers': () => jsonResponse({ providers: [] }),
       'POST /v1/admin/inference/providers': () =>
-        json(
+        jsonResponse(
           {
             error:
               'The provider could not be reached: https://llm.internal/v1/models could not be reached (ECONNREFUSED).',
@@ -149,13 +118,13 @@ describe('InferencePage', { timeout: 20_000 }, () => {
     const user = userEvent.setup({ delay: null });
     const secret = 'sk-live-SECRET-9f3e7a1b2';
     let providers = [provider('azure', 'sk-…4d2e')];
-    stubApi({
+    stubFetchRoutes({
       'GET /v1/me': ME,
       'GET /v1/admin/inference/roles': NO_ROLES,
-      'GET /v1/admin/inference/providers': () => json({ providers }),
+      'GET /v1/admin/inference/providers': () => jsonResponse({ providers }),
       'POST /v1/admin/inference/providers': () => {
         providers = [...providers, provider('openai', 'sk-…a1b2')];
-        return json({ ...provider('openai', 'sk-…a1b2'), models: ['gpt-4o'] }, 201);
+        return jsonResponse({ ...provider('openai', 'sk-…a1b2'), models: ['gpt-4o'] }, 201);
       },
     });
     renderWithProviders(<InferencePage />, { path: '/admin/inference' });
@@ -190,16 +159,16 @@ describe('InferencePage', { timeout: 20_000 }, () => {
       role,
       models: role === 'default' ? ['openai/gpt-4o', 'local/llama3'] : [],
     }));
-    const calls = stubApi({
+    const calls = stubFetchRoutes({
       'GET /v1/me': ME,
       'GET /v1/admin/inference/providers': () =>
-        json({ providers: [provider('openai', 'sk-…a1b2'), provider('local', null)] }),
-      'GET /v1/admin/inference/prices': () => json({ prices: [] }),
-      'GET /v1/admin/inference/roles': () => json({ roles }),
+        jsonResponse({ providers: [provider('openai', 'sk-…a1b2'), provider('local', null)] }),
+      'GET /v1/admin/inference/prices': () => jsonResponse({ prices: [] }),
+      'GET /v1/admin/inference/roles': () => jsonResponse({ roles }),
       'PUT /v1/admin/inference/roles/default': (body) => {
         const models = (body as { models: string[] }).models;
         roles = roles.map((route) => (route.role === 'default' ? { role: 'default', models } : route));
-        return json({ role: 'default', models });
+        return jsonResponse({ role: 'default', models });
       },
     });
     renderWithProviders(<InferencePage />, { path: '/admin/inference?tab=roles' });

@@ -1,29 +1,17 @@
 import { Stack, Tabs, Text, Title } from '@mantine/core';
 import { IconChartBar, IconPlugConnected, IconRoute } from '@tabler/icons-react';
-import { useSearchParams } from 'react-router';
 
+import { useTabParam } from '../use-tab-param.js';
 import { ProvidersPanel } from './ProvidersPanel.js';
 import { RolesPanel } from './RolesPanel.js';
 import { UsagePanel } from './UsagePanel.js';
 
 const TABS = ['providers', 'roles', 'usage'] as const;
-type InferenceTab = (typeof TABS)[number];
 
 /** `/admin/inference`: providers, the roles that route to their models, and what the calls cost. */
 export function InferencePage() {
-  const [search, setSearch] = useSearchParams();
-  const tab: InferenceTab = TABS.find((candidate) => candidate === search.get('tab')) ?? 'providers';
   // The tab lives in the URL (`?tab=roles`), so a link or an error's "set up models" can point at one.
-  const show = (next: InferenceTab) => {
-    setSearch(
-      (current) => {
-        const params = new URLSearchParams(current);
-        params.set('tab', next);
-        return params;
-      },
-      { replace: true },
-    );
-  };
+  const [tab, show] = useTabParam(TABS, 'providers');
 
   return (
     <Stack gap="md" p={{ base: 'sm', sm: 'lg' }} maw={1280}>
@@ -35,14 +23,7 @@ export function InferencePage() {
           Model providers, which models answer each role, and what the calls cost.
         </Text>
       </Stack>
-      <Tabs
-        value={tab}
-        onChange={(value) => {
-          const next = TABS.find((candidate) => candidate === value);
-          if (next !== undefined) show(next);
-        }}
-        keepMounted={false}
-      >
+      <Tabs value={tab} onChange={show} keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="providers" leftSection={<IconPlugConnected size={16} />}>
             Providers

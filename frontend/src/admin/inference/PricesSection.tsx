@@ -1,5 +1,4 @@
 import {
-  ActionIcon,
   Autocomplete,
   Button,
   Fieldset,
@@ -11,7 +10,6 @@ import {
   Table,
   Text,
   Title,
-  Tooltip,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { IconPencil, IconPlus, IconTrash } from '@tabler/icons-react';
@@ -19,7 +17,9 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 
 import { apiJson } from '../../api/client.js';
-import { ErrorAlert } from '../../api/ErrorAlert.js';
+import { FormActions } from '../FormActions.js';
+import { EmptyRow, QueryRows, QueryTable, SkeletonRows } from '../TableState.js';
+import { TooltipActionIcon } from '../TooltipActionIcon.js';
 import { formatUsd } from './format.js';
 import {
   INFERENCE_API,
@@ -31,7 +31,6 @@ import {
   useRoles,
   type Price,
 } from './inference-api.js';
-import { SkeletonRows } from './SkeletonRows.js';
 
 interface PriceDraft {
   readonly id: string;
@@ -84,6 +83,31 @@ function validate(drafts: readonly PriceDraft[]): { errors: Map<string, string>;
     seen.add(model);
   }
   return errors.size === 0 ? { errors, body } : { errors };
+}
+
+/** One price of a draft, in USD per million tokens: six decimals, as some cost fractions of a cent. */
+function PriceInput({
+  label,
+  placeholder,
+  value,
+  onChange,
+}: {
+  label: string;
+  placeholder?: string;
+  value: number | string;
+  onChange: (value: number | string) => void;
+}) {
+  return (
+    <NumberInput
+      label={label}
+      placeholder={placeholder}
+      prefix="$"
+      min={0}
+      decimalScale={6}
+      value={value}
+      onChange={onChange}
+    />
+  );
 }
 
 function PriceSheetForm({ prices, onDone }: { prices: readonly Price[]; onDone: () => void }) {
@@ -143,32 +167,23 @@ function PriceSheetForm({ prices, onDone }: { prices: readonly Price[]; onDone: 
               autoComplete="off"
               limit={50}
             />
-            <NumberInput
+            <PriceInput
               label="Input"
-              prefix="$"
-              min={0}
-              decimalScale={6}
               value={draft.input}
               onChange={(value) => {
                 change(draft.id, { input: value });
               }}
             />
-            <NumberInput
+            <PriceInput
               label="Cached input"
               placeholder="same as input"
-              prefix="$"
-              min={0}
-              decimalScale={6}
               value={draft.cached}
               onChange={(value) => {
                 change(draft.id, { cached: value });
               }}
             />
-            <NumberInput
+            <PriceInput
               label="Output"
-              prefix="$"
-              min={0}
-              decimalScale={6}
               value={draft.output}
               onChange={(value) => {
                 change(draft.id, { output: value });
@@ -179,18 +194,16 @@ function PriceSheetForm({ prices, onDone }: { prices: readonly Price[]; onDone: 
             <Text size="sm" c="red" role={errors.has(draft.id) ? 'alert' : undefined}>
               {errors.get(draft.id) ?? ''}
             </Text>
-            <Tooltip label="Remove">
-              <ActionIcon
-                variant="subtle"
-                color="red"
-                aria-label={`Remove price ${index + 1}${draft.model === '' ? '' : ` (${draft.model})`}`}
-                onClick={() => {
-                  setDrafts((current) => current.filter((other) => other.id !== draft.id));
-                }}
-              >
-                <IconTrash size={18} />
-              </ActionIcon>
-            </Tooltip>
+            <TooltipActionIcon
+              label="Remove"
+              color="red"
+              aria-label={`Remove price ${index + 1}${draft.model === '' ? '' : ` (${draft.model})`}`}
+              onClick={() => {
+                setDrafts((current) => current.filter((other) => other.id !== draft.id));
+              }}
+            >
+              <IconTrash size={18} />
+            </TooltipActionIcon>
           </Group>
         </Fieldset>
       ))}
@@ -219,22 +232,16 @@ function PriceSheetForm({ prices, onDone }: { prices: readonly Price[]; onDone: 
           </Button>
         )}
       </Group>
-      {save.error !== null && <ErrorAlert error={save.error} />}
-      <Group justify="flex-end" gap="sm">
-        <Button variant="default" onClick={onDone}>
-          Cancel
-        </Button>
-        <Button
-          loading={save.isPending}
-          onClick={() => {
-            const checked = validate(drafts);
-            setErrors(checked.errors);
-            if (checked.body !== undefined) save.mutate(checked.body);
-          }}
-        >
-          Save
-        </Button>
-      </Group>
+      <FormActions
+        error={save.error}
+        pending={save.isPending}
+        onCancel={onDone}
+        onSubmit={() => {
+          const checked = validate(drafts);
+          setErrors(checked.errors);
+          if (checked.body !== undefined) save.mutate(checked.body);
+        }}
+      />
     </Stack>
   );
 }
@@ -260,62 +267,54 @@ export function PricesSection() {
           Edit prices
         </Button>
       </Group>
-      {prices.isError ? (
-        <ErrorAlert error={prices.error} onRetry={() => void prices.refetch()} />
-      ) : (
-        <Table.ScrollContainer minWidth={560}>
-          <Table verticalSpacing="xs" aria-label="Prices">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th scope="col">Model</Table.Th>
-                <Table.Th scope="col" ta="right">
-                  Input / 1M tokens
+      <QueryTable query={prices} minWidth={560} verticalSpacing="xs" aria-label="Prices">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th scope="col">Model</Table.Th>
+            <Table.Th scope="col" ta="right">
+              Input / 1M tokens
+            </Table.Th>
+            <Table.Th scope="col" ta="right">
+              Cached input / 1M
+            </Table.Th>
+            <Table.Th scope="col" ta="right">
+              Output / 1M tokens
+            </Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          <QueryRows
+            query={prices}
+            loading={<SkeletonRows columns={4} rows={2} />}
+            empty={
+              <EmptyRow columns={4} py="md">
+                No prices yet: tokens are counted, but every cost is $0 until models have a price.
+              </EmptyRow>
+            }
+          >
+            {(price) => (
+              <Table.Tr key={price.model}>
+                <Table.Th scope="row" fw={400}>
+                  <Text size="sm" ff="monospace">
+                    {price.model}
+                  </Text>
                 </Table.Th>
-                <Table.Th scope="col" ta="right">
-                  Cached input / 1M
-                </Table.Th>
-                <Table.Th scope="col" ta="right">
-                  Output / 1M tokens
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {prices.isPending ? (
-                <SkeletonRows columns={4} rows={2} />
-              ) : prices.data.length === 0 ? (
-                <Table.Tr>
-                  <Table.Td colSpan={4}>
-                    <Text size="sm" c="dimmed" ta="center" py="md">
-                      No prices yet: tokens are counted, but every cost is $0 until models have a price.
+                <Table.Td ta="right">{formatUsd(price.input_per_mtok)}</Table.Td>
+                <Table.Td ta="right">
+                  {price.cached_input_per_mtok === null ? (
+                    <Text span size="sm" c="dimmed">
+                      as input
                     </Text>
-                  </Table.Td>
-                </Table.Tr>
-              ) : (
-                prices.data.map((price) => (
-                  <Table.Tr key={price.model}>
-                    <Table.Th scope="row" fw={400}>
-                      <Text size="sm" ff="monospace">
-                        {price.model}
-                      </Text>
-                    </Table.Th>
-                    <Table.Td ta="right">{formatUsd(price.input_per_mtok)}</Table.Td>
-                    <Table.Td ta="right">
-                      {price.cached_input_per_mtok === null ? (
-                        <Text span size="sm" c="dimmed">
-                          as input
-                        </Text>
-                      ) : (
-                        formatUsd(price.cached_input_per_mtok)
-                      )}
-                    </Table.Td>
-                    <Table.Td ta="right">{formatUsd(price.output_per_mtok)}</Table.Td>
-                  </Table.Tr>
-                ))
-              )}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+                  ) : (
+                    formatUsd(price.cached_input_per_mtok)
+                  )}
+                </Table.Td>
+                <Table.Td ta="right">{formatUsd(price.output_per_mtok)}</Table.Td>
+              </Table.Tr>
+            )}
+          </QueryRows>
+        </Table.Tbody>
+      </QueryTable>
       <Modal
         opened={editing}
         onClose={() => {

@@ -1,21 +1,10 @@
-import {
-  Button,
-  Checkbox,
-  Group,
-  Modal,
-  NativeSelect,
-  PasswordInput,
-  Stack,
-  Switch,
-  Text,
-  TextInput,
-} from '@mantine/core';
+import { Checkbox, Modal, NativeSelect, PasswordInput, Stack, Switch, Text, TextInput } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useMutation } from '@tanstack/react-query';
 import { useState, type SubmitEvent } from 'react';
 
 import { apiJson } from '../../api/client.js';
-import { ErrorAlert } from '../../api/ErrorAlert.js';
+import { FormActions } from '../FormActions.js';
 import {
   INFERENCE_API,
   PROVIDER_KINDS,
@@ -219,15 +208,7 @@ function ProviderForm({
             The router is asking the provider for its models…
           </Text>
         )}
-        {mutation.error !== null && <ErrorAlert error={mutation.error} />}
-        <Group justify="flex-end" gap="sm" mt="xs">
-          <Button variant="default" onClick={onDone}>
-            Cancel
-          </Button>
-          <Button type="submit" loading={mutation.isPending}>
-            Save
-          </Button>
-        </Group>
+        <FormActions error={mutation.error} pending={mutation.isPending} onCancel={onDone} mt="xs" />
       </Stack>
     </form>
   );

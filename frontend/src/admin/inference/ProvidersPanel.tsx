@@ -1,26 +1,16 @@
-import {
-  ActionIcon,
-  Alert,
-  Badge,
-  Button,
-  Code,
-  Group,
-  ScrollArea,
-  Stack,
-  Switch,
-  Table,
-  Text,
-  Tooltip,
-  VisuallyHidden,
-} from '@mantine/core';
+import { Alert, Badge, Button, Code, Group, ScrollArea, Stack, Switch, Table, Text } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconCircleCheck, IconPencil, IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconCircleCheck } from '@tabler/icons-react';
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 
-import { errorCode, ErrorAlert } from '../../api/ErrorAlert.js';
+import { errorCode } from '../../api/ErrorAlert.js';
 import { apiJson } from '../../api/client.js';
 import { describeError } from '../../api/error-messages.js';
+import { PanelIntro } from '../PanelIntro.js';
+import { ActionsHeader, RowActions } from '../RowActions.js';
+import { EmptyRow, QueryRows, QueryTable, SkeletonRows } from '../TableState.js';
+import { useConfirmedMutation, type ConfirmedMutation } from '../use-confirmed-mutation.js';
 import { ConfirmModal } from './ConfirmModal.js';
 import {
   INFERENCE_API,
@@ -35,7 +25,6 @@ import {
   type RoleRoute,
 } from './inference-api.js';
 import { ProviderFormModal } from './ProviderFormModal.js';
-import { SkeletonRows } from './SkeletonRows.js';
 
 const COLUMNS = 7;
 
@@ -139,43 +128,24 @@ function ProbeResult({
 }
 
 function DeleteProviderModal({
-  provider,
+  removal,
   roles,
   onShowRoles,
-  onClose,
 }: {
-  provider: Provider | undefined;
+  removal: ConfirmedMutation<Provider>;
   roles: readonly RoleRoute[] | undefined;
   onShowRoles: () => void;
-  onClose: () => void;
 }) {
-  const invalidate = useInvalidateInference();
-  const remove = useMutation({
-    mutationFn: (name: string) =>
-      apiJson<undefined>(`${INFERENCE_API}/providers/${encodeURIComponent(name)}`, { method: 'DELETE' }),
-    onSuccess: () => {
-      onClose();
-    },
-    onSettled: () => invalidate(),
-  });
-  const name = provider?.name ?? '';
+  const name = removal.target?.name ?? '';
   const naming = rolesNaming(name, roles);
-  const inUse = remove.error !== null && errorCode(remove.error).code === 'provider_in_use';
+  const { error } = removal.dialog;
+  const inUse = error !== null && errorCode(error).code === 'provider_in_use';
   return (
     <ConfirmModal
-      opened={provider !== undefined}
+      {...removal.dialog}
       title={`Delete provider ${name}?`}
       confirmLabel="Delete"
-      pending={remove.isPending}
       confirmDisabled={naming.length > 0}
-      error={remove.error}
-      onConfirm={() => {
-        remove.mutate(name);
-      }}
-      onClose={() => {
-        remove.reset();
-        onClose();
-      }}
     >
       <Text size="sm">
         Its stored key is deleted with it. A provider that a role still routes to cannot be deleted.
@@ -193,8 +163,7 @@ function DeleteProviderModal({
             variant="light"
             size="xs"
             onClick={() => {
-              remove.reset();
-              onClose();
+              removal.dialog.onClose();
               onShowRoles();
             }}
           >
@@ -211,8 +180,15 @@ export function ProvidersPanel({ onShowRoles }: { onShowRoles: () => void }) {
   const providers = useProviders();
   const roles = useRoles();
   const { probed } = useProbedModels();
+  const invalidate = useInvalidateInference();
   const [form, setForm] = useState<{ provider: Provider | undefined } | undefined>();
-  const [deleting, setDeleting] = useState<Provider>();
+  const remove = useConfirmedMutation({
+    mutationFn: (provider: Provider) =>
+      apiJson<undefined>(`${INFERENCE_API}/providers/${encodeURIComponent(provider.name)}`, {
+        method: 'DELETE',
+      }),
+    onSettled: () => invalidate(),
+  });
   const [registered, setRegistered] = useState<RegisteredProvider>();
 
   const inUseCount = (name: string) =>
@@ -221,20 +197,15 @@ export function ProvidersPanel({ onShowRoles }: { onShowRoles: () => void }) {
 
   return (
     <Stack gap="md">
-      <Group justify="space-between" align="flex-end" wrap="wrap" gap="sm">
-        <Text size="sm" c="dimmed" maw={640}>
-          OpenAI-compatible endpoints the router can call. Before saving, the router asks each for its model
-          list; keys are stored encrypted and only ever shown as a hint.
-        </Text>
-        <Button
-          leftSection={<IconPlus size={16} />}
-          onClick={() => {
-            setForm({ provider: undefined });
-          }}
-        >
-          Add provider
-        </Button>
-      </Group>
+      <PanelIntro
+        addLabel="Add provider"
+        onAdd={() => {
+          setForm({ provider: undefined });
+        }}
+      >
+        OpenAI-compatible endpoints the router can call. Before saving, the router asks each for its model
+        list; keys are stored encrypted and only ever shown as a hint.
+      </PanelIntro>
 
       {registered !== undefined && (
         <ProbeResult
@@ -245,111 +216,89 @@ export function ProvidersPanel({ onShowRoles }: { onShowRoles: () => void }) {
           }}
         />
       )}
-      {providers.isError ? (
-        <ErrorAlert error={providers.error} onRetry={() => void providers.refetch()} />
-      ) : (
-        <Table.ScrollContainer minWidth={760}>
-          <Table verticalSpacing="sm" highlightOnHover aria-label="Providers">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th scope="col">Name</Table.Th>
-                <Table.Th scope="col">Kind</Table.Th>
-                <Table.Th scope="col">Base URL</Table.Th>
-                <Table.Th scope="col">API key</Table.Th>
-                <Table.Th scope="col">Models</Table.Th>
-                <Table.Th scope="col">Enabled</Table.Th>
-                <Table.Th scope="col">
-                  <VisuallyHidden>Actions</VisuallyHidden>
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {providers.isPending ? (
-                <SkeletonRows columns={COLUMNS} />
-              ) : providers.data.length === 0 ? (
-                <Table.Tr>
-                  <Table.Td colSpan={COLUMNS}>
-                    <Text size="sm" c="dimmed" ta="center" py="lg">
-                      No provider yet. Add one — an OpenAI account, Ollama or any OpenAI-compatible server.
+      <QueryTable
+        query={providers}
+        minWidth={760}
+        verticalSpacing="sm"
+        highlightOnHover
+        aria-label="Providers"
+      >
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th scope="col">Name</Table.Th>
+            <Table.Th scope="col">Kind</Table.Th>
+            <Table.Th scope="col">Base URL</Table.Th>
+            <Table.Th scope="col">API key</Table.Th>
+            <Table.Th scope="col">Models</Table.Th>
+            <Table.Th scope="col">Enabled</Table.Th>
+            <ActionsHeader />
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          <QueryRows
+            query={providers}
+            loading={<SkeletonRows columns={COLUMNS} />}
+            empty={
+              <EmptyRow columns={COLUMNS}>
+                No provider yet. Add one — an OpenAI account, Ollama or any OpenAI-compatible server.
+              </EmptyRow>
+            }
+          >
+            {(provider) => {
+              const listed = probed[provider.name];
+              return (
+                <Table.Tr key={provider.name}>
+                  <Table.Th scope="row" fw={600}>
+                    {provider.name}
+                  </Table.Th>
+                  <Table.Td>
+                    <Badge variant="light" color="gray" radius="sm" tt="none">
+                      {kindLabel(provider.kind)}
+                    </Badge>
+                  </Table.Td>
+                  <Table.Td maw={280}>
+                    <Text size="sm" ff="monospace" truncate="end" title={provider.base_url}>
+                      {provider.base_url}
                     </Text>
                   </Table.Td>
+                  <Table.Td>
+                    {provider.key_hint === null ? (
+                      <Text size="sm" c="dimmed">
+                        None
+                      </Text>
+                    ) : (
+                      <Code>{provider.key_hint}</Code>
+                    )}
+                  </Table.Td>
+                  <Table.Td>
+                    <Text size="sm">
+                      {inUseCount(provider.name)} in roles
+                      {listed !== undefined && (
+                        <Text span size="sm" c="dimmed">
+                          {' '}
+                          · {listed.length} listed
+                        </Text>
+                      )}
+                    </Text>
+                  </Table.Td>
+                  <Table.Td>
+                    <EnabledSwitch provider={provider} />
+                  </Table.Td>
+                  <RowActions
+                    item={`provider ${provider.name}`}
+                    onEdit={() => {
+                      setForm({ provider });
+                    }}
+                    onDelete={() => {
+                      remove.ask(provider);
+                    }}
+                  />
                 </Table.Tr>
-              ) : (
-                providers.data.map((provider) => {
-                  const listed = probed[provider.name];
-                  return (
-                    <Table.Tr key={provider.name}>
-                      <Table.Th scope="row" fw={600}>
-                        {provider.name}
-                      </Table.Th>
-                      <Table.Td>
-                        <Badge variant="light" color="gray" radius="sm" tt="none">
-                          {kindLabel(provider.kind)}
-                        </Badge>
-                      </Table.Td>
-                      <Table.Td maw={280}>
-                        <Text size="sm" ff="monospace" truncate="end" title={provider.base_url}>
-                          {provider.base_url}
-                        </Text>
-                      </Table.Td>
-                      <Table.Td>
-                        {provider.key_hint === null ? (
-                          <Text size="sm" c="dimmed">
-                            None
-                          </Text>
-                        ) : (
-                          <Code>{provider.key_hint}</Code>
-                        )}
-                      </Table.Td>
-                      <Table.Td>
-                        <Text size="sm">
-                          {inUseCount(provider.name)} in roles
-                          {listed !== undefined && (
-                            <Text span size="sm" c="dimmed">
-                              {' '}
-                              · {listed.length} listed
-                            </Text>
-                          )}
-                        </Text>
-                      </Table.Td>
-                      <Table.Td>
-                        <EnabledSwitch provider={provider} />
-                      </Table.Td>
-                      <Table.Td>
-                        <Group gap={4} wrap="nowrap" justify="flex-end">
-                          <Tooltip label="Edit">
-                            <ActionIcon
-                              variant="subtle"
-                              aria-label={`Edit provider ${provider.name}`}
-                              onClick={() => {
-                                setForm({ provider });
-                              }}
-                            >
-                              <IconPencil size={18} />
-                            </ActionIcon>
-                          </Tooltip>
-                          <Tooltip label="Delete">
-                            <ActionIcon
-                              variant="subtle"
-                              color="red"
-                              aria-label={`Delete provider ${provider.name}`}
-                              onClick={() => {
-                                setDeleting(provider);
-                              }}
-                            >
-                              <IconTrash size={18} />
-                            </ActionIcon>
-                          </Tooltip>
-                        </Group>
-                      </Table.Td>
-                    </Table.Tr>
-                  );
-                })
-              )}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+              );
+            }}
+          </QueryRows>
+        </Table.Tbody>
+      </QueryTable>
 
       <ProviderFormModal
         opened={form !== undefined}
@@ -359,14 +308,7 @@ export function ProvidersPanel({ onShowRoles }: { onShowRoles: () => void }) {
           setForm(undefined);
         }}
       />
-      <DeleteProviderModal
-        provider={deleting}
-        roles={roles.data}
-        onShowRoles={onShowRoles}
-        onClose={() => {
-          setDeleting(undefined);
-        }}
-      />
+      <DeleteProviderModal removal={remove} roles={roles.data} onShowRoles={onShowRoles} />
     </Stack>
   );
 }

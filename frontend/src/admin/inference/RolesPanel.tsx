@@ -1,5 +1,4 @@
 import {
-  ActionIcon,
   Alert,
   Autocomplete,
   Badge,
@@ -11,7 +10,6 @@ import {
   Stack,
   Table,
   Text,
-  Tooltip,
   VisuallyHidden,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
@@ -20,7 +18,10 @@ import { useMutation } from '@tanstack/react-query';
 import { useState, type SubmitEvent } from 'react';
 
 import { apiJson } from '../../api/client.js';
-import { ErrorAlert } from '../../api/ErrorAlert.js';
+import { FormActions } from '../FormActions.js';
+import { ActionsHeader } from '../RowActions.js';
+import { QueryRows, QueryTable, SkeletonRows } from '../TableState.js';
+import { TooltipActionIcon } from '../TooltipActionIcon.js';
 import {
   INFERENCE_API,
   knownModels,
@@ -34,7 +35,6 @@ import {
   type Provider,
   type RoleRoute,
 } from './inference-api.js';
-import { SkeletonRows } from './SkeletonRows.js';
 
 /** What each role is asked for, so an admin can pick a model that fits it. */
 const ROLE_PURPOSE: Readonly<Record<string, string>> = {
@@ -163,43 +163,37 @@ function RoleEditor({ route, onDone }: { route: RoleRoute; onDone: () => void })
                     )}
                   </Group>
                   <Group gap={2} wrap="nowrap">
-                    <Tooltip label="Move up">
-                      <ActionIcon
-                        variant="subtle"
-                        aria-label={`Move up ${model}`}
-                        disabled={index === 0}
-                        onClick={() => {
-                          move(index, -1);
-                        }}
-                      >
-                        <IconArrowUp size={18} />
-                      </ActionIcon>
-                    </Tooltip>
-                    <Tooltip label="Move down">
-                      <ActionIcon
-                        variant="subtle"
-                        aria-label={`Move down ${model}`}
-                        disabled={index === models.length - 1}
-                        onClick={() => {
-                          move(index, 1);
-                        }}
-                      >
-                        <IconArrowDown size={18} />
-                      </ActionIcon>
-                    </Tooltip>
-                    <Tooltip label="Remove">
-                      <ActionIcon
-                        variant="subtle"
-                        color="red"
-                        aria-label={`Remove ${model}`}
-                        onClick={() => {
-                          setModels(models.filter((other) => other !== model));
-                          setAnnouncement(`Removed ${model}`);
-                        }}
-                      >
-                        <IconX size={18} />
-                      </ActionIcon>
-                    </Tooltip>
+                    <TooltipActionIcon
+                      label="Move up"
+                      aria-label={`Move up ${model}`}
+                      disabled={index === 0}
+                      onClick={() => {
+                        move(index, -1);
+                      }}
+                    >
+                      <IconArrowUp size={18} />
+                    </TooltipActionIcon>
+                    <TooltipActionIcon
+                      label="Move down"
+                      aria-label={`Move down ${model}`}
+                      disabled={index === models.length - 1}
+                      onClick={() => {
+                        move(index, 1);
+                      }}
+                    >
+                      <IconArrowDown size={18} />
+                    </TooltipActionIcon>
+                    <TooltipActionIcon
+                      label="Remove"
+                      color="red"
+                      aria-label={`Remove ${model}`}
+                      onClick={() => {
+                        setModels(models.filter((other) => other !== model));
+                        setAnnouncement(`Removed ${model}`);
+                      }}
+                    >
+                      <IconX size={18} />
+                    </TooltipActionIcon>
                   </Group>
                 </Group>
               </Paper>
@@ -242,21 +236,15 @@ function RoleEditor({ route, onDone }: { route: RoleRoute; onDone: () => void })
           A role needs at least one model to be saved.
         </Text>
       )}
-      {save.error !== null && <ErrorAlert error={save.error} />}
-      <Group justify="flex-end" gap="sm">
-        <Button variant="default" onClick={onDone}>
-          Cancel
-        </Button>
-        <Button
-          loading={save.isPending}
-          disabled={models.length === 0}
-          onClick={() => {
-            save.mutate(models);
-          }}
-        >
-          Save
-        </Button>
-      </Group>
+      <FormActions
+        error={save.error}
+        pending={save.isPending}
+        onCancel={onDone}
+        submitDisabled={models.length === 0}
+        onSubmit={() => {
+          save.mutate(models);
+        }}
+      />
     </Stack>
   );
 }
@@ -310,59 +298,49 @@ export function RolesPanel() {
           The <Code>default</Code> role has no model, so chat answers fail until it gets one.
         </Alert>
       )}
-      {roles.isError ? (
-        <ErrorAlert error={roles.error} onRetry={() => void roles.refetch()} />
-      ) : (
-        <Table.ScrollContainer minWidth={640}>
-          <Table verticalSpacing="sm" aria-label="Roles">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th scope="col" w={220}>
-                  Role
+      <QueryTable query={roles} minWidth={640} verticalSpacing="sm" aria-label="Roles">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th scope="col" w={220}>
+              Role
+            </Table.Th>
+            <Table.Th scope="col">Models, in order</Table.Th>
+            <ActionsHeader w={90} />
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          <QueryRows query={roles} loading={<SkeletonRows columns={3} rows={9} />}>
+            {(route) => (
+              <Table.Tr key={route.role}>
+                <Table.Th scope="row" fw={400}>
+                  <Text size="sm" fw={600} ff="monospace">
+                    {route.role}
+                  </Text>
+                  <Text size="xs" c="dimmed">
+                    {ROLE_PURPOSE[route.role] ?? ''}
+                  </Text>
                 </Table.Th>
-                <Table.Th scope="col">Models, in order</Table.Th>
-                <Table.Th scope="col" w={90}>
-                  <VisuallyHidden>Actions</VisuallyHidden>
-                </Table.Th>
+                <Table.Td>
+                  <RoleModels route={route} providers={providers.data} />
+                </Table.Td>
+                <Table.Td>
+                  <Button
+                    variant="light"
+                    size="xs"
+                    leftSection={<IconPencil size={14} />}
+                    aria-label={`Edit role ${route.role}`}
+                    onClick={() => {
+                      setEditing(route);
+                    }}
+                  >
+                    Edit
+                  </Button>
+                </Table.Td>
               </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {roles.isPending ? (
-                <SkeletonRows columns={3} rows={9} />
-              ) : (
-                roles.data.map((route) => (
-                  <Table.Tr key={route.role}>
-                    <Table.Th scope="row" fw={400}>
-                      <Text size="sm" fw={600} ff="monospace">
-                        {route.role}
-                      </Text>
-                      <Text size="xs" c="dimmed">
-                        {ROLE_PURPOSE[route.role] ?? ''}
-                      </Text>
-                    </Table.Th>
-                    <Table.Td>
-                      <RoleModels route={route} providers={providers.data} />
-                    </Table.Td>
-                    <Table.Td>
-                      <Button
-                        variant="light"
-                        size="xs"
-                        leftSection={<IconPencil size={14} />}
-                        aria-label={`Edit role ${route.role}`}
-                        onClick={() => {
-                          setEditing(route);
-                        }}
-                      >
-                        Edit
-                      </Button>
-                    </Table.Td>
-                  </Table.Tr>
-                ))
-              )}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+            )}
+          </QueryRows>
+        </Table.Tbody>
+      </QueryTable>
       <Modal
         opened={editing !== undefined}
         onClose={() => {

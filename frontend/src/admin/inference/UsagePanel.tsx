@@ -13,7 +13,7 @@ import {
 import { IconInfoCircle } from '@tabler/icons-react';
 import { useId, useState } from 'react';
 
-import { ErrorAlert } from '../../api/ErrorAlert.js';
+import { EmptyRow, QueryTable, SkeletonRows } from '../TableState.js';
 import { BudgetsSection } from './BudgetsSection.js';
 import { formatCount, formatUsd } from './format.js';
 import {
@@ -25,7 +25,6 @@ import {
   type UsageRow,
 } from './inference-api.js';
 import { PricesSection } from './PricesSection.js';
-import { SkeletonRows } from './SkeletonRows.js';
 
 const GROUP_LABELS: Readonly<Record<UsageGroup, string>> = {
   user: 'User',
@@ -37,7 +36,9 @@ const GROUP_LABELS: Readonly<Record<UsageGroup, string>> = {
 
 const DAY_MS = 86_400_000;
 const MAX_RANGE_DAYS = 400;
-const COLUMNS = 7;
+/** The right-aligned columns after the group's own, in the order `Numbers` fills them. */
+const NUMBER_HEADERS = ['Requests', 'Errors', 'Prompt tokens', 'Cached', 'Completion tokens', 'Cost'];
+const COLUMNS = 1 + NUMBER_HEADERS.length;
 
 /** A `YYYY-MM-DD` of a UTC day: the router's periods and report days are UTC. */
 function utcDay(date: Date): string {
@@ -182,85 +183,60 @@ export function UsagePanel() {
           )
         )}
 
-        {usage.isError ? (
-          <ErrorAlert error={usage.error} onRetry={() => void usage.refetch()} />
-        ) : (
-          <Table.ScrollContainer minWidth={760}>
-            <Table
-              verticalSpacing="xs"
-              striped
-              aria-label="Usage"
-              aria-busy={usage.isFetching}
-              style={{ opacity: usage.isPlaceholderData ? 0.6 : 1, transition: 'opacity 150ms' }}
-            >
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{GROUP_LABELS[report?.group_by ?? groupBy]}</Table.Th>
-                  <Table.Th scope="col" ta="right">
-                    Requests
+        <QueryTable
+          query={usage}
+          minWidth={760}
+          verticalSpacing="xs"
+          striped
+          aria-label="Usage"
+          aria-busy={usage.isFetching}
+          style={{ opacity: usage.isPlaceholderData ? 0.6 : 1, transition: 'opacity 150ms' }}
+        >
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th scope="col">{GROUP_LABELS[report?.group_by ?? groupBy]}</Table.Th>
+              {NUMBER_HEADERS.map((header) => (
+                <Table.Th key={header} scope="col" ta="right">
+                  {header}
+                </Table.Th>
+              ))}
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {report === undefined ? (
+              'error' in query ? (
+                <EmptyRow columns={COLUMNS} py="md">
+                  Pick a valid date range.
+                </EmptyRow>
+              ) : (
+                <SkeletonRows columns={COLUMNS} rows={3} />
+              )
+            ) : report.rows.length === 0 ? (
+              <EmptyRow columns={COLUMNS} py="md">
+                No model calls in this period.
+              </EmptyRow>
+            ) : (
+              report.rows.map((row) => (
+                <Table.Tr key={row.key}>
+                  <Table.Th scope="row" fw={400}>
+                    <Text size="sm" ff={report.group_by === 'day' ? undefined : 'monospace'}>
+                      {rowLabel(row, report.group_by)}
+                    </Text>
                   </Table.Th>
-                  <Table.Th scope="col" ta="right">
-                    Errors
-                  </Table.Th>
-                  <Table.Th scope="col" ta="right">
-                    Prompt tokens
-                  </Table.Th>
-                  <Table.Th scope="col" ta="right">
-                    Cached
-                  </Table.Th>
-                  <Table.Th scope="col" ta="right">
-                    Completion tokens
-                  </Table.Th>
-                  <Table.Th scope="col" ta="right">
-                    Cost
-                  </Table.Th>
+                  <Numbers row={row} />
                 </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {report === undefined ? (
-                  'error' in query ? (
-                    <Table.Tr>
-                      <Table.Td colSpan={COLUMNS}>
-                        <Text size="sm" c="dimmed" ta="center" py="md">
-                          Pick a valid date range.
-                        </Text>
-                      </Table.Td>
-                    </Table.Tr>
-                  ) : (
-                    <SkeletonRows columns={COLUMNS} rows={3} />
-                  )
-                ) : report.rows.length === 0 ? (
-                  <Table.Tr>
-                    <Table.Td colSpan={COLUMNS}>
-                      <Text size="sm" c="dimmed" ta="center" py="md">
-                        No model calls in this period.
-                      </Text>
-                    </Table.Td>
-                  </Table.Tr>
-                ) : (
-                  report.rows.map((row) => (
-                    <Table.Tr key={row.key}>
-                      <Table.Th scope="row" fw={400}>
-                        <Text size="sm" ff={report.group_by === 'day' ? undefined : 'monospace'}>
-                          {rowLabel(row, report.group_by)}
-                        </Text>
-                      </Table.Th>
-                      <Numbers row={row} />
-                    </Table.Tr>
-                  ))
-                )}
-              </Table.Tbody>
-              {report !== undefined && report.rows.length > 0 && (
-                <Table.Tfoot>
-                  <Table.Tr fw={700}>
-                    <Table.Th scope="row">Total</Table.Th>
-                    <Numbers row={report.total} />
-                  </Table.Tr>
-                </Table.Tfoot>
-              )}
-            </Table>
-          </Table.ScrollContainer>
-        )}
+              ))
+            )}
+          </Table.Tbody>
+          {report !== undefined && report.rows.length > 0 && (
+            <Table.Tfoot>
+              <Table.Tr fw={700}>
+                <Table.Th scope="row">Total</Table.Th>
+                <Numbers row={report.total} />
+              </Table.Tr>
+            </Table.Tfoot>
+          )}
+        </QueryTable>
       </Stack>
       <Divider />
       <PricesSection />

@@ -15,6 +15,7 @@ import { useEffect, useRef, useState } from 'react';
 
 import { ErrorAlert } from '../../api/ErrorAlert.js';
 import { formatBytes } from '../audit/display-format.js';
+import { QueryError } from '../QueryError.js';
 import type { Exec } from './sandbox-api.js';
 import { ExecStatusBadge } from './ExecStatusBadge.js';
 import { useExecFollow, useExecOutputPages, type OutputStream } from './use-exec-output.js';
@@ -78,16 +79,7 @@ function FinishedOutput({
 }) {
   const output = useExecOutputPages(sandboxId, exec.id, stream);
   if (output.isPending) return <Skeleton height={OUTPUT_MIN_HEIGHT} />;
-  if (output.isError && output.data === undefined) {
-    return (
-      <ErrorAlert
-        error={output.error}
-        onRetry={() => {
-          void output.refetch();
-        }}
-      />
-    );
-  }
+  if (output.isError && output.data === undefined) return <QueryError query={output} />;
   return (
     <Stack gap="xs">
       <OutputBlock text={output.text} stream={stream} following={false} />

@@ -1,8 +1,9 @@
-import { Button, Code, Skeleton, Stack, Table, Text, Title } from '@mantine/core';
+import { Button, Code, Stack, Table, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 
-import { ErrorAlert } from '../../api/ErrorAlert.js';
 import { formatTime } from '../audit/display-format.js';
+import { QueryError } from '../QueryError.js';
+import { EmptyRow, QueryRows, SkeletonRows } from '../TableState.js';
 import { ExecOutput } from './ExecOutput.js';
 import { ExecStatusBadge } from './ExecStatusBadge.js';
 import { listExecs, sandboxKeys, type Exec } from './sandbox-api.js';
@@ -70,12 +71,7 @@ export function ExecsPanel({
         Execs
       </Title>
       {execs.isError && execs.data === undefined ? (
-        <ErrorAlert
-          error={execs.error}
-          onRetry={() => {
-            void execs.refetch();
-          }}
-        />
+        <QueryError query={execs} />
       ) : (
         <Table.ScrollContainer minWidth={720} maxHeight={360}>
           <Table verticalSpacing="xs" highlightOnHover stickyHeader aria-busy={execs.isPending}>
@@ -92,35 +88,26 @@ export function ExecsPanel({
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
-              {execs.isPending &&
-                Array.from({ length: 3 }, (_, row) => (
-                  <Table.Tr key={row}>
-                    {Array.from({ length: COLUMNS }, (_, cell) => (
-                      <Table.Td key={cell}>
-                        <Skeleton height={20} />
-                      </Table.Td>
-                    ))}
-                  </Table.Tr>
-                ))}
-              {rows.map((exec) => (
-                <ExecRow
-                  key={exec.id}
-                  exec={exec}
-                  selected={exec.id === selected?.id}
-                  onSelect={() => {
-                    onSelect(exec.id);
-                  }}
-                />
-              ))}
-              {execs.isSuccess && rows.length === 0 && (
-                <Table.Tr>
-                  <Table.Td colSpan={COLUMNS}>
-                    <Text c="dimmed" ta="center" py="md" size="sm">
-                      Nothing has run in this sandbox yet.
-                    </Text>
-                  </Table.Td>
-                </Table.Tr>
-              )}
+              <QueryRows
+                query={execs}
+                loading={<SkeletonRows columns={COLUMNS} />}
+                empty={
+                  <EmptyRow columns={COLUMNS} py="md">
+                    Nothing has run in this sandbox yet.
+                  </EmptyRow>
+                }
+              >
+                {(exec) => (
+                  <ExecRow
+                    key={exec.id}
+                    exec={exec}
+                    selected={exec.id === selected?.id}
+                    onSelect={() => {
+                      onSelect(exec.id);
+                    }}
+                  />
+                )}
+              </QueryRows>
             </Table.Tbody>
           </Table>
         </Table.ScrollContainer>

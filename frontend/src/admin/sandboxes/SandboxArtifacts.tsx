@@ -1,10 +1,11 @@
-import { Button, Skeleton, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
+import { Button, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
 import { IconDownload } from '@tabler/icons-react';
 import { useMutation, useQuery } from '@tanstack/react-query';
 
 import { saveBlob } from '../../api/client.js';
 import { ErrorAlert } from '../../api/ErrorAlert.js';
 import { formatBytes, formatTime } from '../audit/display-format.js';
+import { EmptyRow, QueryRows, QueryTable, SkeletonRows } from '../TableState.js';
 import { downloadArtifact, listArtifacts, sandboxKeys, type SandboxArtifact } from './sandbox-api.js';
 
 const COLUMNS = 5;
@@ -72,58 +73,35 @@ export function SandboxArtifacts({ sandboxId }: { sandboxId: string }) {
     queryKey: sandboxKeys.artifacts(sandboxId),
     queryFn: ({ signal }) => listArtifacts(sandboxId, signal),
   });
-  const rows = artifacts.data ?? [];
   return (
     <Stack gap="md">
       <Title order={2} size="h4">
         Artifacts
       </Title>
-      {artifacts.isError ? (
-        <ErrorAlert
-          error={artifacts.error}
-          onRetry={() => {
-            void artifacts.refetch();
-          }}
-        />
-      ) : (
-        <Table.ScrollContainer minWidth={640}>
-          <Table verticalSpacing="xs" aria-busy={artifacts.isPending}>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th scope="col">File</Table.Th>
-                <Table.Th scope="col">Size</Table.Th>
-                <Table.Th scope="col">SHA-256</Table.Th>
-                <Table.Th scope="col">Copied</Table.Th>
-                <Table.Th scope="col">Download</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {artifacts.isPending &&
-                Array.from({ length: 2 }, (_, row) => (
-                  <Table.Tr key={row}>
-                    {Array.from({ length: COLUMNS }, (_, cell) => (
-                      <Table.Td key={cell}>
-                        <Skeleton height={20} />
-                      </Table.Td>
-                    ))}
-                  </Table.Tr>
-                ))}
-              {rows.map((artifact) => (
-                <ArtifactRow key={artifact.id} sandboxId={sandboxId} artifact={artifact} />
-              ))}
-              {artifacts.isSuccess && rows.length === 0 && (
-                <Table.Tr>
-                  <Table.Td colSpan={COLUMNS}>
-                    <Text c="dimmed" ta="center" py="md" size="sm">
-                      No files have been copied out of this sandbox.
-                    </Text>
-                  </Table.Td>
-                </Table.Tr>
-              )}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+      <QueryTable query={artifacts} minWidth={640} verticalSpacing="xs" aria-busy={artifacts.isPending}>
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th scope="col">File</Table.Th>
+            <Table.Th scope="col">Size</Table.Th>
+            <Table.Th scope="col">SHA-256</Table.Th>
+            <Table.Th scope="col">Copied</Table.Th>
+            <Table.Th scope="col">Download</Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          <QueryRows
+            query={artifacts}
+            loading={<SkeletonRows columns={COLUMNS} rows={2} />}
+            empty={
+              <EmptyRow columns={COLUMNS} py="md">
+                No files have been copied out of this sandbox.
+              </EmptyRow>
+            }
+          >
+            {(artifact) => <ArtifactRow key={artifact.id} sandboxId={sandboxId} artifact={artifact} />}
+          </QueryRows>
+        </Table.Tbody>
+      </QueryTable>
     </Stack>
   );
 }

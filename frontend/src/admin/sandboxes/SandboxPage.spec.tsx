@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { Route, Routes } from 'react-router';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { renderWithProviders } from '../../test-utils.js';
+import { jsonResponse, renderWithProviders } from '../../test-utils.js';
 import { SandboxPage } from './SandboxPage.js';
 
 // Rendering a page is slow on a busy machine: wait for what a user would see longer than the default second.
@@ -12,10 +12,6 @@ configure({ asyncUtilTimeout: 5000 });
 const ID = '0191aaaa-0000-7000-8000-000000000001';
 const EXEC = '0191eeee-0000-7000-8000-000000000009';
 const BASE = `/v1/sandbox/sandboxes/${ID}`;
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-}
 
 interface SseMessage {
   readonly event: string;
@@ -57,6 +53,7 @@ function view(state: string) {
     id: ID,
     name: 'data-lab',
     labels: { team: 'science' },
+    owner_id: 'u-ada',
     runtime: 'process',
     state,
     error: null,
@@ -124,10 +121,12 @@ function serve(handlers: Record<string, Handler>) {
       const url = new URL(input, 'http://localhost');
       requests.push({ url, signal: init?.signal ?? undefined });
       if (url.pathname === '/v1/me')
-        return Promise.resolve(json({ tid: 't1', uid: 'a', email: '', roles: ['admin'] }));
+        return Promise.resolve(jsonResponse({ tid: 't1', uid: 'a', email: '', roles: ['admin'] }));
       const handler = handlers[url.pathname];
       return Promise.resolve(
-        handler === undefined ? json({ error: 'not here', code: 'route_unknown' }, 404) : handler(url),
+        handler === undefined
+          ? jsonResponse({ error: 'not here', code: 'route_unknown' }, 404)
+          : handler(url),
       );
     }),
   );
@@ -153,10 +152,10 @@ afterEach(() => {
 describe('SandboxPage', { timeout: 30_000 }, () => {
   it('shows the spec: limits, network, masked env, mounts and repositories', async () => {
     serve({
-      [BASE]: () => json(view('ready')),
+      [BASE]: () => jsonResponse(view('ready')),
       [`${BASE}/events`]: quietEvents,
-      [`${BASE}/execs`]: () => json({ data: [] }),
-      [`${BASE}/artifacts`]: () => json({ data: [] }),
+      [`${BASE}/execs`]: () => jsonResponse({ data: [] }),
+      [`${BASE}/artifacts`]: () => jsonResponse({ data: [] }),
     });
     renderSandbox();
     const details = await screen.findByRole('region', { name: 'Details' });
@@ -174,7 +173,7 @@ describe('SandboxPage', { timeout: 30_000 }, () => {
 
   it('renders the event stream in sequence order and follows the live state', async () => {
     const requests = serve({
-      [BASE]: () => json(view('provisioning')),
+      [BASE]: () => jsonResponse(view('provisioning')),
       [`${BASE}/events`]: () =>
         sse(
           [
@@ -200,8 +199,8 @@ describe('SandboxPage', { timeout: 30_000 }, () => {
           ],
           { open: true },
         ),
-      [`${BASE}/execs`]: () => json({ data: [] }),
-      [`${BASE}/artifacts`]: () => json({ data: [] }),
+      [`${BASE}/execs`]: () => jsonResponse({ data: [] }),
+      [`${BASE}/artifacts`]: () => jsonResponse({ data: [] }),
     });
     const { unmount } = renderSandbox();
 
@@ -232,10 +231,10 @@ describe('SandboxPage', { timeout: 30_000 }, () => {
   it("shows a finished exec's stdout and stderr, a page at a time", async () => {
     const longStdout = `${'a'.repeat(65_536)}${'z'.repeat(4_000)}THE END`;
     const requests = serve({
-      [BASE]: () => json(view('ready')),
+      [BASE]: () => jsonResponse(view('ready')),
       [`${BASE}/events`]: quietEvents,
-      [`${BASE}/execs`]: () => json({ data: [exec('exited', 0)] }),
-      [`${BASE}/artifacts`]: () => json({ data: [] }),
+      [`${BASE}/execs`]: () => jsonResponse({ data: [exec('exited', 0)] }),
+      [`${BASE}/artifacts`]: () => jsonResponse({ data: [] }),
       [`${BASE}/execs/${EXEC}/output`]: (url) => {
         const offset = Number(url.searchParams.get('offset'));
         const length = Number(url.searchParams.get('length'));
@@ -264,10 +263,10 @@ describe('SandboxPage', { timeout: 30_000 }, () => {
 
   it("follows a running exec's output live until it exits", async () => {
     serve({
-      [BASE]: () => json(view('ready')),
+      [BASE]: () => jsonResponse(view('ready')),
       [`${BASE}/events`]: quietEvents,
-      [`${BASE}/execs`]: () => json({ data: [exec('running', null)] }),
-      [`${BASE}/artifacts`]: () => json({ data: [] }),
+      [`${BASE}/execs`]: () => jsonResponse({ data: [exec('running', null)] }),
+      [`${BASE}/artifacts`]: () => jsonResponse({ data: [] }),
       [`${BASE}/execs/${EXEC}/stream`]: () =>
         sse([
           { event: 'output', data: { stream: 'stdout', offset: 0, text: 'epoch 1 loss 0.9\n' } },

@@ -1,6 +1,5 @@
 import {
   Alert,
-  Anchor,
   Badge,
   Code,
   DataList,
@@ -12,13 +11,15 @@ import {
   Text,
   Title,
 } from '@mantine/core';
-import { IconAlertTriangle, IconArrowLeft } from '@tabler/icons-react';
+import { IconAlertTriangle } from '@tabler/icons-react';
 import { useQuery } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
-import { Link, useParams } from 'react-router';
+import { useParams } from 'react-router';
 
 import { ErrorAlert } from '../../api/ErrorAlert.js';
 import { formatTime } from '../audit/display-format.js';
+import { BackLink } from '../BackLink.js';
+import { QueryError } from '../QueryError.js';
 import { ExecsPanel } from './ExecsPanel.js';
 import { SandboxActions } from './SandboxActions.js';
 import { getSandbox, sandboxKeys, type Sandbox, type SandboxSpec } from './sandbox-api.js';
@@ -184,12 +185,7 @@ function SandboxView({ sandboxId }: { sandboxId: string }) {
 
   return (
     <Stack gap="lg" p={{ base: 'sm', sm: 'md' }}>
-      <Anchor component={Link} to="/admin/sandboxes" size="sm">
-        <Group gap={4} component="span">
-          <IconArrowLeft size={14} aria-hidden />
-          Sandboxes
-        </Group>
-      </Anchor>
+      <BackLink to="/admin/sandboxes">Sandboxes</BackLink>
       <Group justify="space-between" align="center" gap="sm">
         <Group gap="sm" style={{ minWidth: 0 }}>
           <Title order={1} size="h2" style={{ wordBreak: 'break-all' }}>
@@ -208,14 +204,7 @@ function SandboxView({ sandboxId }: { sandboxId: string }) {
         )}
       </Group>
       {actionError !== undefined && <ErrorAlert error={actionError} />}
-      {sandbox.isError && data === undefined && (
-        <ErrorAlert
-          error={sandbox.error}
-          onRetry={() => {
-            void sandbox.refetch();
-          }}
-        />
-      )}
+      {sandbox.isError && data === undefined && <QueryError query={sandbox} />}
       {data?.state === 'failed' && data.error !== null && (
         <Alert color="red" icon={<IconAlertTriangle size={18} />} title="Provisioning failed" role="alert">
           <Text size="sm">

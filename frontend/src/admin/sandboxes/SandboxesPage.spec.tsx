@@ -2,7 +2,7 @@ import { configure, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { renderWithProviders } from '../../test-utils.js';
+import { jsonResponse, renderWithProviders } from '../../test-utils.js';
 import { SandboxesPage } from './SandboxesPage.js';
 
 // Rendering a page is slow on a busy machine: wait for what a user would see longer than the default second.
@@ -12,15 +12,12 @@ const WEB = '0191aaaa-0000-7000-8000-000000000001';
 const BUILD = '0191bbbb-0000-7000-8000-000000000002';
 const BROKEN = '0191cccc-0000-7000-8000-000000000003';
 
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-}
-
 function sandbox(id: string, name: string, state: string, labels: Record<string, string> = {}) {
   return {
     id,
     name,
     labels,
+    owner_id: 'u-ada',
     runtime: 'process',
     state,
     error: state === 'failed' ? { code: 'script_failed', message: 'setup.sh exited with 1' } : null,
@@ -43,22 +40,22 @@ function serve(rows: Row[], refuse?: { action: string; code: string; message: st
       const method = init?.method ?? 'GET';
       calls.push({ method, path: url.pathname });
       if (url.pathname === '/v1/me')
-        return Promise.resolve(json({ tid: 't1', uid: 'a', email: '', roles: ['admin'] }));
+        return Promise.resolve(jsonResponse({ tid: 't1', uid: 'a', email: '', roles: ['admin'] }));
       if (url.pathname === '/v1/sandbox/sandboxes' && method === 'GET')
-        return Promise.resolve(json({ data: rows }));
+        return Promise.resolve(jsonResponse({ data: rows }));
       const match = /^\/v1\/sandbox\/sandboxes\/([^/]+)(?:\/(stop|start))?$/.exec(url.pathname);
       const row = rows.find((candidate) => candidate.id === match?.[1]);
       if (match === null || row === undefined) {
-        return Promise.resolve(json({ error: 'No such sandbox', code: 'sandbox_unknown' }, 404));
+        return Promise.resolve(jsonResponse({ error: 'No such sandbox', code: 'sandbox_unknown' }, 404));
       }
       const action = method === 'DELETE' ? 'delete' : match[2];
       if (refuse !== undefined && refuse.action === action) {
-        return Promise.resolve(json({ error: refuse.message, code: refuse.code }, 409));
+        return Promise.resolve(jsonResponse({ error: refuse.message, code: refuse.code }, 409));
       }
       if (action === 'stop') row.state = 'stopped';
       if (action === 'start') row.state = 'ready';
       if (action === 'delete') row.state = 'deleting';
-      return Promise.resolve(json(row, 202));
+      return Promise.resolve(jsonResponse(row, 202));
     }),
   );
   return calls;
@@ -76,7 +73,7 @@ afterEach(() => {
 });
 
 describe('SandboxesPage', { timeout: 30_000 }, () => {
-  it('lists the sandboxes with their runtime, labels and state', async () => {
+  it('lists the sandboxes with their owner, runtime, labels and state', async () => {
     serve([
       sandbox(WEB, 'web-1', 'ready', { team: 'search' }),
       sandbox(BUILD, 'build-7', 'stopped'),
@@ -87,6 +84,7 @@ describe('SandboxesPage', { timeout: 30_000 }, () => {
     expect(await screen.findByText('web-1')).toBeInTheDocument();
     expect(within(rowOf('web-1')).getByText('ready')).toBeInTheDocument();
     expect(within(rowOf('web-1')).getByText('team=search')).toBeInTheDocument();
+    expect(within(rowOf('web-1')).getByText('u-ada')).toBeInTheDocument();
     expect(within(rowOf('web-1')).getByRole('link', { name: '0191aaaa…0001' })).toHaveAttribute(
       'href',
       `/admin/sandboxes/${WEB}`,

@@ -1,16 +1,4 @@
-import {
-  ActionIcon,
-  Anchor,
-  Badge,
-  Group,
-  Paper,
-  Skeleton,
-  Stack,
-  Table,
-  Text,
-  Title,
-  Tooltip,
-} from '@mantine/core';
+import { Anchor, Badge, Group, Paper, Stack, Table, Text, Title } from '@mantine/core';
 import { IconRefresh } from '@tabler/icons-react';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -18,13 +6,16 @@ import { Link } from 'react-router';
 
 import { ErrorAlert } from '../../api/ErrorAlert.js';
 import { formatTime, shortId } from '../audit/display-format.js';
+import { QueryError } from '../QueryError.js';
+import { EmptyRow, QueryRows, SkeletonRows } from '../TableState.js';
+import { TooltipActionIcon } from '../TooltipActionIcon.js';
 import { SandboxActions } from './SandboxActions.js';
 import { isTransitional, listSandboxes, sandboxKeys, type Sandbox } from './sandbox-api.js';
 import { SandboxStateBadge } from './SandboxStateBadge.js';
 
 /** How often the list is read again while a sandbox is still converging (pending, provisioning, deleting). */
 const CONVERGING_REFRESH_MS = 3000;
-const COLUMNS = 6;
+const COLUMNS = 7;
 
 function Labels({ labels }: { labels: Readonly<Record<string, string>> }) {
   const entries = Object.entries(labels);
@@ -60,6 +51,11 @@ function SandboxRow({ sandbox, onOutcome }: { sandbox: Sandbox; onOutcome: (erro
         </Text>
         <Labels labels={sandbox.labels} />
       </Table.Td>
+      <Table.Td>
+        <Text size="sm" ff="monospace">
+          {sandbox.owner_id}
+        </Text>
+      </Table.Td>
       <Table.Td>{sandbox.runtime}</Table.Td>
       <Table.Td>
         <SandboxStateBadge state={sandbox.state} />
@@ -83,7 +79,6 @@ export function SandboxesPage() {
         ? CONVERGING_REFRESH_MS
         : false,
   });
-  const rows = sandboxes.data ?? [];
   return (
     <Stack gap="lg" p={{ base: 'sm', sm: 'md' }}>
       <Group justify="space-between" align="flex-start" wrap="nowrap">
@@ -93,29 +88,23 @@ export function SandboxesPage() {
           </Title>
           <Text c="dimmed">Isolated workspaces where tools and agents run code.</Text>
         </div>
-        <Tooltip label="Refresh" withArrow>
-          <ActionIcon
-            variant="subtle"
-            color="gray"
-            size="lg"
-            aria-label="Refresh the sandboxes"
-            loading={sandboxes.isFetching}
-            onClick={() => {
-              void sandboxes.refetch();
-            }}
-          >
-            <IconRefresh size={20} />
-          </ActionIcon>
-        </Tooltip>
+        <TooltipActionIcon
+          label="Refresh"
+          withArrow
+          color="gray"
+          size="lg"
+          aria-label="Refresh the sandboxes"
+          loading={sandboxes.isFetching}
+          onClick={() => {
+            void sandboxes.refetch();
+          }}
+        >
+          <IconRefresh size={20} />
+        </TooltipActionIcon>
       </Group>
       {actionError !== undefined && <ErrorAlert error={actionError} />}
       {sandboxes.isError && sandboxes.data === undefined ? (
-        <ErrorAlert
-          error={sandboxes.error}
-          onRetry={() => {
-            void sandboxes.refetch();
-          }}
-        />
+        <QueryError query={sandboxes} />
       ) : (
         <Paper withBorder>
           <Table.ScrollContainer minWidth={760}>
@@ -124,6 +113,7 @@ export function SandboxesPage() {
                 <Table.Tr>
                   <Table.Th scope="col">ID</Table.Th>
                   <Table.Th scope="col">Name</Table.Th>
+                  <Table.Th scope="col">Owner</Table.Th>
                   <Table.Th scope="col">Runtime</Table.Th>
                   <Table.Th scope="col">State</Table.Th>
                   <Table.Th scope="col">Created</Table.Th>
@@ -131,34 +121,25 @@ export function SandboxesPage() {
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
-                {sandboxes.isPending &&
-                  Array.from({ length: 4 }, (_, row) => (
-                    <Table.Tr key={row}>
-                      {Array.from({ length: COLUMNS }, (_, cell) => (
-                        <Table.Td key={cell}>
-                          <Skeleton height={22} />
-                        </Table.Td>
-                      ))}
-                    </Table.Tr>
-                  ))}
-                {rows.map((sandbox) => (
-                  <SandboxRow
-                    key={sandbox.id}
-                    sandbox={sandbox}
-                    onOutcome={(error) => {
-                      setActionError(error);
-                    }}
-                  />
-                ))}
-                {sandboxes.isSuccess && rows.length === 0 && (
-                  <Table.Tr>
-                    <Table.Td colSpan={COLUMNS}>
-                      <Text c="dimmed" ta="center" py="lg">
-                        No sandboxes. Tools and agents create them when they run code.
-                      </Text>
-                    </Table.Td>
-                  </Table.Tr>
-                )}
+                <QueryRows
+                  query={sandboxes}
+                  loading={<SkeletonRows columns={COLUMNS} rows={4} height={22} />}
+                  empty={
+                    <EmptyRow columns={COLUMNS} size="md">
+                      No sandboxes. Tools and agents create them when they run code.
+                    </EmptyRow>
+                  }
+                >
+                  {(sandbox) => (
+                    <SandboxRow
+                      key={sandbox.id}
+                      sandbox={sandbox}
+                      onOutcome={(error) => {
+                        setActionError(error);
+                      }}
+                    />
+                  )}
+                </QueryRows>
               </Table.Tbody>
             </Table>
           </Table.ScrollContainer>

@@ -25,6 +25,8 @@ export interface SandboxSpec {
 
 export interface Sandbox {
   readonly id: string;
+  /** The user who created it. */
+  readonly owner_id: string;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly runtime: string;
