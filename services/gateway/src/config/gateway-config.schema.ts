@@ -19,6 +19,7 @@ export type TenancyMode = (typeof TENANCY_MODES)[number];
 /** Time to the downstream's response headers, per route class, when `GATEWAY_TIMEOUTS` does not say. */
 export const DEFAULT_TIMEOUTS_MS: Readonly<Record<RouteClass, number>> = {
   chat: 30_000,
+  workspace: 30_000,
   memory: 10_000,
   guardrail: 10_000,
   knowledge: 60_000,
@@ -32,6 +33,7 @@ export const DEFAULT_TIMEOUTS_MS: Readonly<Record<RouteClass, number>> = {
 /** Requests per principal per window, per route class, when `GATEWAY_RATE_LIMITS` does not say. */
 export const DEFAULT_RATE_LIMITS: Readonly<Record<RouteClass, number>> = {
   chat: 60,
+  workspace: 600,
   memory: 600,
   guardrail: 600,
   knowledge: 600,

@@ -10,6 +10,7 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 /** What a route costs and may do: picks its rate limit, its timeout and the caps of its turn. */
 export const ROUTE_CLASSES = [
   'chat',
+  'workspace',
   'memory',
   'guardrail',
   'knowledge',
@@ -93,10 +94,10 @@ export const ROUTES: readonly Route[] = [
   // Chat and agents → agent-runtime (SSE passed through unbuffered).
   { auth: 'token', methods: ['POST'], path: '/v1/audit/turns/{turn_id}/replay/live', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
   { auth: 'token', methods: ANY, path: '/v1/chat/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
-  { auth: 'token', methods: ANY, path: '/v1/conversations/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
-  { auth: 'token', methods: ANY, path: '/v1/agents/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
-  { auth: 'token', methods: ANY, path: '/v1/skills/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
-  { auth: 'token', methods: ANY, path: '/v1/approvals/**', transport: 'http', target: 'agent-runtime', routeClass: 'chat', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/conversations/**', transport: 'http', target: 'agent-runtime', routeClass: 'workspace', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/agents/**', transport: 'http', target: 'agent-runtime', routeClass: 'workspace', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/skills/**', transport: 'http', target: 'agent-runtime', routeClass: 'workspace', adminOnly: false },
+  { auth: 'token', methods: ANY, path: '/v1/approvals/**', transport: 'http', target: 'agent-runtime', routeClass: 'workspace', adminOnly: false },
 
   // Memory.
   { auth: 'token', methods: ['POST'], path: '/v1/memory', transport: 'grpc', target: 'memory', rpc: 'MemoryService.Store', routeClass: 'memory', adminOnly: false },
@@ -225,6 +226,8 @@ export const ROUTE_CLASS_CAPS: Readonly<Record<RouteClass, readonly string[]>> =
     'tools:call',
     'audit:write',
   ],
+  // Reading and arranging one's conversations, agents, skills and approvals runs no turn of its own.
+  workspace: [],
   memory: ['memory:read', 'memory:write'],
   guardrail: ['guardrail:check'],
   knowledge: ['knowledge:read', 'knowledge:write'],
