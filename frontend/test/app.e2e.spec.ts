@@ -64,11 +64,15 @@ function script(body: Json) {
   if (messages.at(-1)?.role === 'tool')
     return { text: 'The clock tool says it is late. Good night!', delayMs: 40 };
   if (/what time/i.test(text)) return { toolCalls: [{ name: 'current_time', arguments: '{}' }] };
+  if (/long story/i.test(text)) return { text: 'Once upon a time '.repeat(60), delayMs: 100 };
   return {
     text: `You said: ${text}. Here is some code:\n\n\`\`\`python\nprint("hello")\n\`\`\`\n`,
     delayMs: 60,
   };
 }
+
+/** The sandbox step runs programs under bubblewrap, the dev mesh's sandbox runtime. */
+const HAS_BUBBLEWRAP = await needs('bubblewrap');
 
 describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
   let release: (() => Promise<void>) | undefined;
@@ -107,6 +111,18 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     await page.waitForURL(`${GATEWAY}/**`);
     await page.getByRole('textbox', { name: 'Message' }).waitFor();
     return page;
+  }
+
+  /** An API call as the seeded admin, outside the browser (setting up what a test then looks at). */
+  let adminToken: Promise<string> | undefined;
+  async function asAdmin(method: string, path: string, body?: unknown): Promise<Response> {
+    const admin = login('admin');
+    adminToken ??= signInWithCode(ISSUER, admin.email, admin.password).then((tokens) => tokens.access_token);
+    return fetch(`${GATEWAY}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${await adminToken}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
   }
 
   async function send(page: Page, text: string): Promise<void> {
@@ -283,18 +299,12 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
 
   it('pauses a tool that needs approval until the user approves it', async () => {
     // An agent whose clock tool needs approval, shared with the tenant by the admin.
-    const admin = login('admin');
-    const tokens = await signInWithCode(ISSUER, admin.email, admin.password);
-    const created = await fetch(`${GATEWAY}/v1/agents`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: 'Clock',
-        description: 'Tells the time, with your approval',
-        tools: ['current_time'],
-        approval: { tools: ['current_time'] },
-        visibility: 'tenant',
-      }),
+    const created = await asAdmin('POST', '/v1/agents', {
+      name: 'Clock',
+      description: 'Tells the time, with your approval',
+      tools: ['current_time'],
+      approval: { tools: ['current_time'] },
+      visibility: 'tenant',
     });
     expect(created.status).toBe(201);
 
@@ -336,6 +346,49 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     expect((await answer.innerText()).match(/You said: Tell me again/g)).toHaveLength(1);
     await answer.getByRole('button', { name: 'Receipt: verified' }).waitFor({ timeout: 60_000 });
     await shot(page, 'user-stream-resumed');
+    await context.close();
+  }, 120_000);
+
+  it('stops an answer mid-stream, and renames, finds and deletes conversations', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const page = await signIn(context, 'user');
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await send(page, 'Tell me a long story');
+    const answer = page.getByRole('article', { name: 'Assistant' }).last();
+    await answer.getByText('Once upon a time', { exact: false }).first().waitFor(SLOW);
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.getByRole('alert').filter({ hasText: 'You stopped this answer.' }).waitFor(SLOW);
+    await shot(page, 'user-answer-stopped');
+
+    const list = page.getByRole('navigation', { name: 'Conversations' });
+    await page.getByRole('button', { name: /^Options for Tell me a long story/ }).click();
+    await page.getByRole('menuitem', { name: 'Rename' }).click();
+    await page.getByRole('dialog').getByLabel('Title').fill('Bedtime');
+    await page.getByRole('dialog').getByRole('button', { name: 'Save' }).click();
+    await list.getByRole('link', { name: 'Bedtime' }).waitFor(SLOW);
+
+    const search = page.getByRole('textbox', { name: 'Search conversations' });
+    await search.fill('bedtime');
+    await list.getByRole('link', { name: 'Bedtime' }).waitFor(SLOW);
+    await list.getByRole('link', { name: /Hello aibox/ }).waitFor({ state: 'detached', ...SLOW });
+    await shot(page, 'user-conversation-search');
+    await search.fill('');
+    await list
+      .getByRole('link', { name: /Hello aibox/ })
+      .first()
+      .waitFor(SLOW);
+
+    await page.getByRole('button', { name: /^Options for Bedtime/ }).click();
+    await page.getByRole('menuitem', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await list.getByRole('link', { name: 'Bedtime' }).waitFor({ state: 'detached', ...SLOW });
+    // Gone on the server too, not just from the page.
+    await page.reload();
+    await list
+      .getByRole('link', { name: /Hello aibox/ })
+      .first()
+      .waitFor(SLOW);
+    expect(await list.getByRole('link', { name: 'Bedtime' }).count()).toBe(0);
     await context.close();
   }, 120_000);
 
@@ -396,6 +449,65 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     expect(((await reuse.json()) as { error: string }).error).toBe('invalid_grant');
     await context.close();
   }, 120_000);
+
+  it('lets an admin verify the whole log and replay a turn', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const page = await signIn(context, 'admin');
+    await page.goto(`${GATEWAY}/admin/audit`);
+    await page.getByRole('button', { name: 'Verify the log' }).click();
+    await page.getByRole('status').filter({ hasText: 'The log verifies' }).waitFor(SLOW);
+    await shot(page, 'admin-audit-log-verified');
+    await page
+      .getByRole('link', { name: /^[0-9a-f]{8}/ })
+      .first()
+      .click();
+    await page.waitForURL(`${GATEWAY}/admin/audit/turns/**`);
+    await page.getByText('Turn started').first().waitFor(SLOW);
+    await shot(page, 'admin-audit-turn-replay');
+    await context.close();
+  }, 120_000);
+
+  it.runIf(HAS_BUBBLEWRAP)(
+    'lets an admin inspect, stop and delete a sandbox, with its events and a program output',
+    async () => {
+      const created = await asAdmin('POST', '/v1/sandbox/sandboxes', { name: 'e2e-box' });
+      expect(created.status).toBe(202);
+      const { id } = (await created.json()) as { id: string };
+      let ran: Response | undefined;
+      for (let attempt = 0; attempt < 100 && ran?.status !== 200; attempt += 1) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+        ran = await asAdmin('POST', `/v1/sandbox/sandboxes/${id}/execs?wait=true`, {
+          argv: ['sh', '-c', 'printf "%s-%s\\n" made-in the-sandbox'],
+        });
+      }
+      expect(ran?.status).toBe(200);
+
+      const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+      const page = await signIn(context, 'admin');
+      await page.goto(`${GATEWAY}/admin/sandboxes`);
+      const row = page.getByRole('row', { name: /e2e-box/ });
+      await row.getByText('ready').waitFor(SLOW);
+      await shot(page, 'admin-sandboxes');
+      await row.getByRole('link').first().click();
+      await page.waitForURL(`${GATEWAY}/admin/sandboxes/${id}`);
+      await page.getByText('made-in-the-sandbox').waitFor(SLOW);
+      await shot(page, 'admin-sandbox-inspected');
+      await page.getByRole('button', { name: 'Stop e2e-box' }).click();
+      await page.getByText('stopped').first().waitFor(SLOW);
+      await page.getByRole('button', { name: 'Delete e2e-box' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+      // The service converges: deleting, then deleted.
+      let state = '';
+      for (let attempt = 0; attempt < 100 && state !== 'deleted'; attempt += 1) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+        const sandbox = await asAdmin('GET', `/v1/sandbox/sandboxes/${id}`);
+        state = sandbox.status === 404 ? 'deleted' : ((await sandbox.json()) as { state: string }).state;
+      }
+      expect(state).toBe('deleted');
+      await context.close();
+    },
+    120_000,
+  );
 
   it('keeps a non-admin out of the admin pages', async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });

@@ -8,6 +8,8 @@ export class ApiError extends Error {
     message: string,
     readonly turnId?: string,
     readonly details?: Readonly<Record<string, unknown>>,
+    /** How long the server asked to wait before trying again (`Retry-After`, in ms), for 429 and 503. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -15,6 +17,8 @@ export class ApiError extends Error {
   /** The error of a non-2xx response; a body that is not the API's envelope still gets a code from the status. */
   static async fromResponse(response: Response): Promise<ApiError> {
     const turnId = response.headers.get('x-aibox-turn-id') ?? undefined;
+    const retryAfter = Number(response.headers.get('retry-after') ?? Number.NaN);
+    const retryAfterMs = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined;
     let body: unknown;
     try {
       body = await response.json();
@@ -30,9 +34,16 @@ export class ApiError extends Error {
           ? (record['details'] as Record<string, unknown>)
           : undefined;
       const bodyTurn = typeof record['turn_id'] === 'string' ? record['turn_id'] : turnId;
-      return new ApiError(response.status, code, message, bodyTurn, details);
+      return new ApiError(response.status, code, message, bodyTurn, details, retryAfterMs);
     }
-    return new ApiError(response.status, statusCode(response.status), response.statusText, turnId);
+    return new ApiError(
+      response.status,
+      statusCode(response.status),
+      response.statusText,
+      turnId,
+      undefined,
+      retryAfterMs,
+    );
   }
 }
 
