@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { acquireLock, CHROMIUM_PATH, needs } from '@aibox/testing';
 
@@ -56,6 +56,8 @@ const SLOW = { timeout: 45_000 };
 const routerSchema = `router_spa_${randomBytes(6).toString('hex')}`;
 const runtimeSchema = `agent_spa_${randomBytes(6).toString('hex')}`;
 const sandboxSchema = `sandbox_spa_${randomBytes(6).toString('hex')}`;
+// Its own audit log too: the whole-log verification must not meet checkpoints signed by another run's keys.
+const auditSchema = `audit_spa_${randomBytes(6).toString('hex')}`;
 
 /** What the scripted model answers: a slow streamed echo, or a `current_time` call for questions about time. */
 function script(body: Json) {
@@ -82,6 +84,8 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
   let browser: Browser;
   let logins: { email: string; password: string; role: string }[] = [];
   let step = 0;
+  /** The page a test worked in last, kept open when the test fails so its state can be seen. */
+  let lastPage: Page | undefined;
 
   async function shot(page: Page, name: string): Promise<void> {
     step += 1;
@@ -100,6 +104,7 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
   /** Signs in through the app: the sign-in page, the IdP's form, back to the app with code + PKCE. */
   async function signIn(context: BrowserContext, role: 'admin' | 'user'): Promise<Page> {
     const page = await context.newPage();
+    lastPage = page;
     await page.goto(`${GATEWAY}/`);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${ISSUER}/**`);
@@ -148,6 +153,7 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
         INFERENCE_SQL_SCHEMA: routerSchema,
         AGENT_SQL_SCHEMA: runtimeSchema,
         SANDBOX_SQL_SCHEMA: sandboxSchema,
+        AUDIT_SQL_SCHEMA: auditSchema,
         GATEWAY_STATIC_DIR: join(ROOT, 'frontend', 'dist'),
       },
       write: () => undefined,
@@ -157,6 +163,13 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     // The lock waits up to 300 s for the other mesh test to give the ports back.
   }, 420_000);
+
+  afterEach(async ({ task }) => {
+    if (task.result?.state !== 'fail' || lastPage === undefined || lastPage.isClosed()) return;
+    const alerts = await lastPage.getByRole('alert').allInnerTexts();
+    process.stderr.write(`failed at ${lastPage.url()}; alerts on the page: ${JSON.stringify(alerts)}\n`);
+    await shot(lastPage, `failed-${task.name.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`);
+  });
 
   afterAll(async () => {
     await browser.close();
@@ -168,7 +181,7 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     if (databaseUrl !== undefined && databaseUrl !== '') {
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
-      for (const schema of [routerSchema, runtimeSchema, sandboxSchema]) {
+      for (const schema of [routerSchema, runtimeSchema, sandboxSchema, auditSchema]) {
         await client.query(`drop schema if exists ${schema} cascade`);
       }
       await client.end();

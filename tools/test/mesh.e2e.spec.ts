@@ -37,6 +37,7 @@ let dataDir: string;
 const routerSchema = `router_e2e_${randomBytes(6).toString('hex')}`;
 const runtimeSchema = `agent_e2e_${randomBytes(6).toString('hex')}`;
 const sandboxSchema = `sandbox_e2e_${randomBytes(6).toString('hex')}`;
+const auditSchema = `audit_e2e_${randomBytes(6).toString('hex')}`;
 const lines: string[] = [];
 
 beforeAll(async () => {
@@ -52,6 +53,7 @@ beforeAll(async () => {
       INFERENCE_SQL_SCHEMA: routerSchema,
       AGENT_SQL_SCHEMA: runtimeSchema,
       SANDBOX_SQL_SCHEMA: sandboxSchema,
+      AUDIT_SQL_SCHEMA: auditSchema,
     },
     write: (line) => lines.push(line),
     readyTimeoutMs: 60_000,
@@ -72,6 +74,7 @@ afterAll(async () => {
     await client.query(`drop schema if exists ${routerSchema} cascade`);
     await client.query(`drop schema if exists ${runtimeSchema} cascade`);
     await client.query(`drop schema if exists ${sandboxSchema} cascade`);
+    await client.query(`drop schema if exists ${auditSchema} cascade`);
     await client.end();
   }
 });
