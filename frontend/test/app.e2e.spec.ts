@@ -1,14 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { acquireLock, CHROMIUM_PATH, needs } from '@aibox/testing';
+import { CHROMIUM_PATH, needs } from '@aibox/testing';
 
 import {
   lastUserText,
@@ -17,7 +14,7 @@ import {
   type ScriptedModel,
 } from '../../services/agent-runtime/test/support/scripted-model.js';
 import { devLogins, signInWithCode } from '../../services/identity/test/support/identity-harness.js';
-import { startMesh, type Mesh } from '../../tools/src/dev/index.js';
+import { MESH_PORTS_WAIT_MS, startIsolatedMesh, type IsolatedMesh } from '../../tools/test/isolated-mesh.js';
 
 /**
  * The web app in a real Chromium against the mesh as `make dev` runs it (the built services as processes on their
@@ -53,12 +50,6 @@ interface PageGlobals {
 /** Waits for things a person would wait for: a streamed answer, a sealed receipt. */
 const SLOW = { timeout: 45_000 };
 
-const routerSchema = `router_spa_${randomBytes(6).toString('hex')}`;
-const runtimeSchema = `agent_spa_${randomBytes(6).toString('hex')}`;
-const sandboxSchema = `sandbox_spa_${randomBytes(6).toString('hex')}`;
-// Its own audit log too: the whole-log verification must not meet checkpoints signed by another run's keys.
-const auditSchema = `audit_spa_${randomBytes(6).toString('hex')}`;
-
 /** What the scripted model answers: a slow streamed echo, or a `current_time` call for questions about time. */
 function script(body: Json) {
   const messages = (body['messages'] as { role: string }[] | undefined) ?? [];
@@ -77,10 +68,8 @@ function script(body: Json) {
 const HAS_BUBBLEWRAP = await needs('bubblewrap');
 
 describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
-  let release: (() => Promise<void>) | undefined;
-  let mesh: Mesh | undefined;
+  let mesh: IsolatedMesh | undefined;
   let model: ScriptedModel;
-  let dataDir: string;
   let browser: Browser;
   let logins: { email: string; password: string; role: string }[] = [];
   let step = 0;
@@ -139,30 +128,17 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
   beforeAll(async () => {
     await rm(SHOTS, { recursive: true, force: true });
     await mkdir(SHOTS, { recursive: true });
-    release = await acquireLock('aibox-mesh-ports');
     model = await startScriptedModel();
     model.fallback = script;
-    dataDir = await mkdtemp(join(tmpdir(), 'aibox-spa-'));
-    mesh = await startMesh({
+    mesh = await startIsolatedMesh({
       rootDir: ROOT,
-      env: {
-        ...process.env,
-        AIBOX_DATA_DIR: dataDir,
-        // No bootstrap: a model server running on this machine must not change what the test sees.
-        INFERENCE_BOOTSTRAP: 'false',
-        INFERENCE_SQL_SCHEMA: routerSchema,
-        AGENT_SQL_SCHEMA: runtimeSchema,
-        SANDBOX_SQL_SCHEMA: sandboxSchema,
-        AUDIT_SQL_SCHEMA: auditSchema,
-        GATEWAY_STATIC_DIR: join(ROOT, 'frontend', 'dist'),
-      },
-      write: () => undefined,
-      readyTimeoutMs: 60_000,
+      label: 'spa',
+      env: { GATEWAY_STATIC_DIR: join(ROOT, 'frontend', 'dist') },
     });
+    const { dataDir } = mesh;
     logins = await devLogins(dataDir);
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-    // The lock waits up to 300 s for the other mesh test to give the ports back.
-  }, 420_000);
+  }, MESH_PORTS_WAIT_MS + 120_000);
 
   afterEach(async ({ task }) => {
     if (task.result?.state !== 'fail' || lastPage === undefined || lastPage.isClosed()) return;
@@ -175,17 +151,6 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     await browser.close();
     await mesh?.stop();
     await model.close();
-    await release?.();
-    await rm(dataDir, { recursive: true, force: true });
-    const databaseUrl = process.env['DATABASE_URL'];
-    if (databaseUrl !== undefined && databaseUrl !== '') {
-      const client = new pg.Client({ connectionString: databaseUrl });
-      await client.connect();
-      for (const schema of [routerSchema, runtimeSchema, sandboxSchema, auditSchema]) {
-        await client.query(`drop schema if exists ${schema} cascade`);
-      }
-      await client.end();
-    }
   }, 60_000);
 
   it('lets an admin sign in, see that no model is set up, add a provider and give it the default role', async () => {

@@ -1,19 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { HEADER } from '@aibox/identity';
-import { acquireLock, type ReleaseLock } from '@aibox/testing';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { devLogins, signInWithCode } from '../../services/identity/test/support/identity-harness.js';
 import { startUpstream } from '../../services/inference-router/test/support/openai-upstream.js';
 import { runCli } from '../src/cli/run-cli.js';
-import { startMesh, type Mesh } from '../src/dev/index.js';
+import type { Mesh } from '../src/dev/index.js';
+import { MESH_PORTS_WAIT_MS, startIsolatedMesh, type IsolatedMesh } from './isolated-mesh.js';
 
 /**
  * The mesh as `make dev` runs it — the built services as processes on their ARCHITECTURE §1 ports, with
@@ -26,57 +23,18 @@ import { startMesh, type Mesh } from '../src/dev/index.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ISSUER = 'http://127.0.0.1:8011';
 const GATEWAY = 'http://127.0.0.1:8080';
-const MESH_PORTS_LOCK = 'aibox-mesh-ports';
-/** Longer than another file may hold the mesh ports, shorter than the start-up hook's timeout. */
-const MESH_PORTS_WAIT_MS = 300_000;
-
+let isolated: IsolatedMesh | undefined;
 let mesh: Mesh | undefined;
-let releaseMeshPorts: ReleaseLock | undefined;
 let dataDir: string;
-/** On a shared PostgreSQL (CI), the router's tables of this run only: earlier runs' providers stay out of sight. */
-const routerSchema = `router_e2e_${randomBytes(6).toString('hex')}`;
-const runtimeSchema = `agent_e2e_${randomBytes(6).toString('hex')}`;
-const sandboxSchema = `sandbox_e2e_${randomBytes(6).toString('hex')}`;
-const auditSchema = `audit_e2e_${randomBytes(6).toString('hex')}`;
 const lines: string[] = [];
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'aibox-mesh-'));
-  releaseMeshPorts = await acquireLock(MESH_PORTS_LOCK, { timeoutMs: MESH_PORTS_WAIT_MS });
-  mesh = await startMesh({
-    rootDir: ROOT,
-    // No bootstrap: a model server running on this machine must not change what the test sees.
-    env: {
-      ...process.env,
-      AIBOX_DATA_DIR: dataDir,
-      INFERENCE_BOOTSTRAP: 'false',
-      INFERENCE_SQL_SCHEMA: routerSchema,
-      AGENT_SQL_SCHEMA: runtimeSchema,
-      SANDBOX_SQL_SCHEMA: sandboxSchema,
-      AUDIT_SQL_SCHEMA: auditSchema,
-    },
-    write: (line) => lines.push(line),
-    readyTimeoutMs: 60_000,
-  });
+  isolated = await startIsolatedMesh({ rootDir: ROOT, label: 'e2e', write: (line) => lines.push(line) });
+  ({ mesh, dataDir } = isolated);
 }, MESH_PORTS_WAIT_MS + 120_000);
 
 afterAll(async () => {
-  try {
-    await mesh?.stop();
-  } finally {
-    await releaseMeshPorts?.();
-  }
-  await rm(dataDir, { recursive: true, force: true });
-  const databaseUrl = process.env['DATABASE_URL'];
-  if (databaseUrl !== undefined && databaseUrl !== '') {
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    await client.query(`drop schema if exists ${routerSchema} cascade`);
-    await client.query(`drop schema if exists ${runtimeSchema} cascade`);
-    await client.query(`drop schema if exists ${sandboxSchema} cascade`);
-    await client.query(`drop schema if exists ${auditSchema} cascade`);
-    await client.end();
-  }
+  await isolated?.stop();
 });
 
 /** The started mesh (beforeAll failing fails every test before this is reached). */
