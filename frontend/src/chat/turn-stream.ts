@@ -1,7 +1,8 @@
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { EventSourceMessage } from 'eventsource-parser';
 
 import { ApiError } from '../api/api-error.js';
 import { apiFetch } from '../api/client.js';
+import { messageData, readSseBody } from '../api/sse.js';
 import type { ChatRequest } from './chat-api.js';
 
 export type ApprovalDecision = 'approved' | 'denied' | 'expired' | 'cancelled';
@@ -165,15 +166,9 @@ export function parseTurnEvent(message: EventSourceMessage): TurnEvent | undefin
   const id = Number(message.id);
   if (message.id === undefined || !Number.isSafeInteger(id) || id < 1) return undefined;
   const name = message.event ?? 'message';
-  let data: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(message.data);
-    if (typeof parsed !== 'object' || parsed === null) return { id, type: 'other', name };
-    data = parsed as Record<string, unknown>;
-  } catch {
-    return { id, type: 'other', name };
-  }
   const other: TurnEvent = { id, type: 'other', name };
+  const data = messageData(message);
+  if (data === undefined) return other;
   switch (name) {
     case 'turn': {
       const turnId = text(data, 'turn_id');
@@ -530,10 +525,12 @@ export async function runTurnStream(source: TurnSource, options: TurnStreamOptio
       const before = state.lastEventId;
       if (state.status !== 'streaming') publish({ ...state, status: 'streaming' });
       try {
-        await readEvents(response, (event) => {
-          const next = reduceTurn(state, event);
-          if (next !== state) publish(next);
-        });
+        if (response.body !== null)
+          await readSseBody(response.body, (message) => {
+            const event = parseTurnEvent(message);
+            const next = event === undefined ? state : reduceTurn(state, event);
+            if (next !== state) publish(next);
+          });
       } catch (error) {
         if (isAbort(error, signal)) return state;
       }
@@ -545,28 +542,5 @@ export async function runTurnStream(source: TurnSource, options: TurnStreamOptio
     if (failures > maxReconnects) return publish(failTurn(state, GAVE_UP));
     publish({ ...state, status: 'reconnecting' });
     await wait(delay(failures), signal);
-  }
-}
-
-/** Feeds a response body to an SSE parser, event by event; an event cut off by the end is dropped (it is resent). */
-async function readEvents(response: Response, onEvent: (event: TurnEvent) => void): Promise<void> {
-  const body = response.body;
-  if (body === null) return;
-  const parser = createParser({
-    onEvent: (message) => {
-      const event = parseTurnEvent(message);
-      if (event !== undefined) onEvent(event);
-    },
-  });
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      parser.feed(decoder.decode(value, { stream: true }));
-    }
-  } finally {
-    reader.releaseLock();
   }
 }

@@ -2,7 +2,7 @@ import { useInfiniteQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
 
 import { readOutput, sandboxKeys, sandboxPath } from './sandbox-api.js';
-import { messageData, readEventStream } from './sse-stream.js';
+import { messageData, readEventStream } from '../../api/sse.js';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -75,7 +75,7 @@ export function useExecFollow(sandboxId: string, execId: string): LiveOutput {
       `/execs/${encodeURIComponent(execId)}/stream?stdout_offset=0&stderr_offset=0`,
     );
     readEventStream(path, controller.signal, (message) => {
-      const data = messageData(message);
+      const data = messageData(message) ?? {};
       if (message.event === 'output') {
         const stream: OutputStream = data['stream'] === 'stderr' ? 'stderr' : 'stdout';
         const chunk = typeof data['text'] === 'string' ? data['text'] : '';

@@ -9,7 +9,7 @@ import {
   type SandboxEvent,
   type SandboxState,
 } from './sandbox-api.js';
-import { messageData, readEventStream } from './sse-stream.js';
+import { messageData, readEventStream } from '../../api/sse.js';
 
 export type EventFollowStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
@@ -103,7 +103,7 @@ export function useSandboxEvents(sandboxId: string): SandboxEventLog {
         await readEventStream(path, controller.signal, (message) => {
           // A stream that delivered something was healthy: the next drop starts the backoff afresh.
           retryMs = RETRY_FIRST_MS;
-          onEvent(message.event ?? 'message', message.id, messageData(message));
+          onEvent(message.event ?? 'message', message.id, messageData(message) ?? {});
         });
       } catch (failure) {
         if (controller.signal.aborted) {
