@@ -25,11 +25,13 @@ export function renderWithProviders(ui: ReactElement, { path = '/' }: { path?: s
 export interface StubbedCall {
   readonly method: string;
   readonly path: string;
+  /** The query parameters. */
+  readonly query: URLSearchParams;
   readonly body: unknown;
 }
 
-/** How the stubbed gateway answers one `METHOD /path`, given the request's JSON body. */
-export type StubbedRoute = (body: unknown) => Response;
+/** How the stubbed gateway answers one `METHOD /path`, given the request's JSON body and query. */
+export type StubbedRoute = (body: unknown, query: URLSearchParams) => Response;
 
 /** A JSON answer as the gateway sends it. */
 export function jsonResponse(body: unknown, status = 200): Response {
@@ -45,12 +47,12 @@ export function stubFetchRoutes(routes: Readonly<Record<string, StubbedRoute>>):
       const url = new URL(input instanceof Request ? input.url : String(input), 'http://aibox.test');
       const method = init?.method ?? 'GET';
       const body: unknown = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
-      calls.push({ method, path: url.pathname, body });
+      calls.push({ method, path: url.pathname, query: url.searchParams, body });
       const route = routes[`${method} ${url.pathname}`];
       return Promise.resolve(
         route === undefined
           ? jsonResponse({ error: 'No such route', code: 'route_unknown' }, 404)
-          : route(body),
+          : route(body, url.searchParams),
       );
     }),
   );

@@ -72,7 +72,7 @@ describe('AgentsPage', { timeout: 20_000 }, () => {
     await user.click(within(drawer).getByRole('button', { name: 'Save' }));
 
     await waitFor(() => {
-      expect(calls.filter((call) => call.method === 'POST')).toEqual([
+      expect(calls.filter((call) => call.method === 'POST')).toMatchObject([
         {
           method: 'POST',
           path: '/v1/agents',

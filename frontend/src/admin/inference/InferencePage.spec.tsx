@@ -182,7 +182,7 @@ describe('InferencePage', { timeout: 20_000 }, () => {
     await user.click(within(dialog).getByRole('button', { name: 'Save' }));
 
     await waitFor(() => {
-      expect(calls.filter((call) => call.method === 'PUT')).toEqual([
+      expect(calls.filter((call) => call.method === 'PUT')).toMatchObject([
         {
           method: 'PUT',
           path: '/v1/admin/inference/roles/default',
@@ -195,5 +195,112 @@ describe('InferencePage', { timeout: 20_000 }, () => {
     });
     const badges = within(screen.getByRole('row', { name: /^default/ })).getAllByText(/\//);
     expect(badges.map((badge) => badge.textContent)).toEqual(['local/llama3', 'openai/gpt-4o']);
+  });
+
+  it('reports usage by user, model and day with its cost', async () => {
+    const user = userEvent.setup({ delay: null });
+    const totals = {
+      requests: 12,
+      errors: 1,
+      prompt_tokens: 3000,
+      completion_tokens: 700,
+      cached_tokens: 0,
+      cost_usd: 4.5,
+      unpriced_requests: 0,
+    };
+    const keys: Record<string, string[]> = {
+      user: ['u-ada', 'u-bob'],
+      model: ['openai/gpt-4o'],
+      day: ['2026-12-03'],
+    };
+    const calls = stubFetchRoutes({
+      'GET /v1/me': ME,
+      'GET /v1/admin/inference/roles': NO_ROLES,
+      'GET /v1/admin/inference/providers': () => jsonResponse({ providers: [provider('openai', null)] }),
+      'GET /v1/admin/inference/budgets': () => jsonResponse({ budgets: [] }),
+      'GET /v1/admin/inference/prices': () =>
+        jsonResponse({
+          prices: [{ model: 'openai/gpt-4o', input_per_mtok: 1000, output_per_mtok: 2142.86 }],
+        }),
+      'GET /v1/admin/inference/usage': (_body, query) => {
+        const groupBy = query.get('group_by') ?? 'model';
+        const rows = (keys[groupBy] ?? []).map((key, index) => ({
+          ...totals,
+          key,
+          requests: index === 0 ? 8 : 4,
+          cost_usd: index === 0 ? 3 : 1.5,
+          latency_ms_avg: 400,
+          ttft_ms_avg: 90,
+        }));
+        return jsonResponse({
+          from: query.get('from'),
+          to: query.get('to'),
+          group_by: groupBy,
+          rows,
+          total: totals,
+        });
+      },
+    });
+    renderWithProviders(<InferencePage />, { path: '/admin/inference?tab=usage' });
+
+    const usage = await screen.findByRole('table', { name: 'Usage' });
+    await user.click(screen.getByRole('radio', { name: 'User' }));
+    const ada = await within(usage).findByRole('row', { name: /u-ada/ });
+    expect(ada).toHaveTextContent('$3.00');
+    expect(within(usage).getByRole('row', { name: /u-bob/ })).toHaveTextContent('$1.50');
+    expect(within(usage).getByRole('row', { name: /Total/ })).toHaveTextContent('$4.50');
+
+    await user.click(screen.getByRole('radio', { name: 'Model' }));
+    expect(await within(usage).findByRole('row', { name: /openai\/gpt-4o/ })).toHaveTextContent('$3.00');
+    await user.click(screen.getByRole('radio', { name: 'Day' }));
+    expect(await within(usage).findByRole('row', { name: /2026-12-03/ })).toHaveTextContent('$3.00');
+
+    const asked = calls.filter((call) => call.path === '/v1/admin/inference/usage');
+    expect(asked.map((call) => call.query.get('group_by'))).toEqual(
+      expect.arrayContaining(['user', 'model', 'day']),
+    );
+    // The range is this month, whole UTC days.
+    expect(asked.at(-1)?.query.get('from')).toMatch(/^\d{4}-\d{2}-01T00:00:00\.000Z$/);
+  });
+
+  it('disables a provider and deletes it once confirmed', async () => {
+    const user = userEvent.setup({ delay: null });
+    let providers = [provider('local', null)];
+    const calls = stubFetchRoutes({
+      'GET /v1/me': ME,
+      'GET /v1/admin/inference/roles': NO_ROLES,
+      'GET /v1/admin/inference/providers': () => jsonResponse({ providers }),
+      'PATCH /v1/admin/inference/providers/local': (body) => {
+        providers = [{ ...provider('local', null), ...(body as { enabled: boolean }) }];
+        return jsonResponse(providers[0]);
+      },
+      'DELETE /v1/admin/inference/providers/local': () => {
+        providers = [];
+        return new Response(null, { status: 204 });
+      },
+    });
+    renderWithProviders(<InferencePage />, { path: '/admin/inference' });
+
+    const table = await screen.findByRole('table', { name: 'Providers' });
+    const row = await within(table).findByRole('row', { name: /local/ });
+    await user.click(within(row).getByRole('switch'));
+    await waitFor(() => {
+      expect(calls).toContainEqual(
+        expect.objectContaining({
+          method: 'PATCH',
+          path: '/v1/admin/inference/providers/local',
+          body: { enabled: false },
+        }),
+      );
+    });
+    await waitFor(() => {
+      expect(within(row).getByRole('switch')).not.toBeChecked();
+    });
+
+    await user.click(within(row).getByRole('button', { name: /^Delete/ }));
+    const confirm = await screen.findByRole('dialog');
+    await user.click(within(confirm).getByRole('button', { name: 'Delete' }));
+    expect(await screen.findByText(/No provider yet/)).toBeInTheDocument();
+    expect(calls.some((call) => call.method === 'DELETE')).toBe(true);
   });
 });
