@@ -2,7 +2,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { CHROMIUM_PATH, needs } from '@aibox/testing';
@@ -40,7 +40,10 @@ interface PageGlobals {
     getItem(key: string): string | null;
     setItem(key: string, value: string): void;
   };
-  readonly document: { readonly documentElement: { readonly dataset: Record<string, string | undefined> } };
+  readonly document: {
+    readonly documentElement: { readonly dataset: Record<string, string | undefined> };
+    readonly activeElement: unknown;
+  };
   readonly PerformanceObserver: new (callback: (list: { getEntries(): unknown[] }) => void) => {
     observe(options: { type: string; buffered: boolean }): void;
   };
@@ -300,6 +303,40 @@ describe.runIf(await needs('chromium'))('the web app in Chromium', () => {
     await approve.click();
     await page.getByText('The clock tool says it is late.', { exact: false }).waitFor(SLOW);
     await shot(page, 'user-approved-answer');
+    await context.close();
+  }, 120_000);
+
+  it('works from the keyboard alone: write, send, open the receipt and close it', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const page = await signIn(context, 'user');
+    /** Presses Tab until the element is focused, as a keyboard user would. */
+    async function tabTo(target: Locator): Promise<void> {
+      for (let presses = 0; presses < 60; presses += 1) {
+        await page.keyboard.press('Tab');
+        const focused = await target.evaluate(
+          (element) => element === (globalThis as unknown as PageGlobals).document.activeElement,
+        );
+        if (focused) return;
+      }
+      throw new Error(`Tab never reached ${String(target)}`);
+    }
+    await tabTo(page.getByRole('button', { name: 'New chat' }));
+    await page.keyboard.press('Enter');
+    await tabTo(page.getByRole('textbox', { name: 'Message' }));
+    await page.keyboard.type('Typed without a mouse');
+    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.type('on two lines');
+    await page.keyboard.press('Enter');
+    const answer = page.getByRole('article', { name: 'Assistant' }).last();
+    await answer.getByText('You said: Typed without a mouse').waitFor(SLOW);
+    await answer.getByRole('button', { name: 'Receipt: verified' }).waitFor({ timeout: 60_000 });
+    await tabTo(answer.getByRole('button', { name: 'Receipt: verified' }));
+    await page.keyboard.press('Enter');
+    const drawer = page.getByRole('dialog', { name: 'Receipt' });
+    await drawer.getByText('Verified in your browser', { exact: false }).waitFor();
+    await shot(page, 'user-keyboard-receipt');
+    await page.keyboard.press('Escape');
+    await drawer.waitFor({ state: 'hidden' });
     await context.close();
   }, 120_000);
 
