@@ -407,4 +407,94 @@ describe('ChatPage', () => {
     },
     PAGE_TEST_TIMEOUT_MS,
   );
+
+  it(
+    'sends an edited question into a fork that ends before it, leaving the original as it was',
+    async () => {
+      const stream = liveStream();
+      const server = {
+        conversations: {
+          [CONVERSATION]: conversation(
+            [
+              message('m-1', 'user', 'First question', { turn_id: 'turn-1' }),
+              message('m-2', 'assistant', 'First answer', { turn_id: 'turn-1' }),
+              message('m-3', 'user', 'Second question', { turn_id: 'turn-2' }),
+              message('m-4', 'assistant', 'Second answer', { turn_id: 'turn-2' }),
+            ],
+            'Two questions',
+          ),
+        } as Record<string, ConversationDetail>,
+        streams: [stream],
+      };
+      const requests = stubGateway(server);
+      const user = userEvent.setup();
+      renderChat(`/c/${CONVERSATION}`);
+
+      expect(await screen.findByText('Second question')).toBeInTheDocument();
+      const second = screen.getAllByRole('article', { name: 'You' })[1] as HTMLElement;
+      await user.click(within(second).getByRole('button', { name: 'Edit' }));
+      const editor = within(second).getByRole('textbox', { name: 'Edit message' });
+      await user.clear(editor);
+      await user.type(editor, 'Second question, better asked');
+      await user.click(within(second).getByRole('button', { name: 'Resend' }));
+
+      await waitFor(() => {
+        expect(requests.find((request) => request.path === '/v1/chat/stream')?.body).toEqual({
+          conversation_id: FORK,
+          message: 'Second question, better asked',
+        });
+      });
+      expect(requests).toContainEqual({
+        method: 'POST',
+        path: `/v1/conversations/${CONVERSATION}/fork`,
+        body: { message_id: 'm-2' },
+      });
+      // The original conversation is left as it was: nothing asked the server to change or delete it.
+      expect(
+        requests.filter(
+          (request) =>
+            request.path.startsWith(`/v1/conversations/${CONVERSATION}`) &&
+            (request.method === 'PATCH' || request.method === 'DELETE'),
+        ),
+      ).toEqual([]);
+      stream.close();
+    },
+    PAGE_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'forks the conversation at the chosen answer and opens the fork',
+    async () => {
+      const server = {
+        conversations: {
+          [CONVERSATION]: conversation(
+            [
+              message('m-1', 'user', 'First question', { turn_id: 'turn-1' }),
+              message('m-2', 'assistant', 'First answer', { turn_id: 'turn-1' }),
+            ],
+            'One question',
+          ),
+        } as Record<string, ConversationDetail>,
+        streams: [],
+      };
+      const requests = stubGateway(server);
+      const user = userEvent.setup();
+      renderChat(`/c/${CONVERSATION}`);
+
+      const answer = await screen.findByRole('article', { name: 'Assistant' });
+      await user.click(within(answer).getByRole('button', { name: 'Fork' }));
+      await waitFor(() => {
+        expect(requests).toContainEqual({
+          method: 'POST',
+          path: `/v1/conversations/${CONVERSATION}/fork`,
+          body: { message_id: 'm-2' },
+        });
+      });
+      await waitFor(() => {
+        expect(screen.getByRole('status', { name: 'Current path' })).toHaveTextContent(`/c/${FORK}`);
+      });
+      expect(requests.some((request) => request.path === '/v1/chat/stream')).toBe(false);
+    },
+    PAGE_TEST_TIMEOUT_MS,
+  );
 });
