@@ -291,7 +291,12 @@ export class SandboxRepository {
     return this.sql.forTenant(tenantId).transaction((trx) => appendIn(trx, tenantId, sandboxId, type, data));
   }
 
-  /** The sandbox's row and its events after `afterSeq`, read together (the row reflects the last one). */
+  /**
+   * The sandbox's row, the last sequence number, and its events after `afterSeq` up to that one. Each is its
+   * own statement (read committed), so an event may commit between them: the events are bounded by the last
+   * sequence read before them, and whatever commits later is a subscriber's to receive live. Reading the
+   * events first let one commit in between count as read without being in them: lost to the subscriber.
+   */
   async snapshot(
     tenantId: string,
     sandboxId: string,
@@ -304,19 +309,21 @@ export class SandboxRepository {
         .where('id', '=', sandboxId)
         .executeTakeFirst();
       if (row === undefined) return undefined;
-      const events = await trx
-        .selectFrom('sandbox_events')
-        .selectAll()
-        .where('sandbox_id', '=', sandboxId)
-        .where('seq', '>', afterSeq)
-        .orderBy('seq')
-        .execute();
       const last = await trx
         .selectFrom('sandbox_events')
         .select((eb) => eb.fn.max('seq').as('seq'))
         .where('sandbox_id', '=', sandboxId)
         .executeTakeFirst();
-      return { row, events: events.map(toEvent), lastSeq: last?.seq ?? 0 };
+      const lastSeq = last?.seq ?? 0;
+      const events = await trx
+        .selectFrom('sandbox_events')
+        .selectAll()
+        .where('sandbox_id', '=', sandboxId)
+        .where('seq', '>', afterSeq)
+        .where('seq', '<=', lastSeq)
+        .orderBy('seq')
+        .execute();
+      return { row, events: events.map(toEvent), lastSeq };
     });
   }
 
