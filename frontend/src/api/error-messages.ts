@@ -176,6 +176,7 @@ const MESSAGES: Readonly<
     retryable: true,
   },
   exec_unknown: { title: 'Not found', message: 'This exec does not exist in the sandbox.' },
+  exec_not_running: { title: 'Already ended', message: 'This exec had already ended.', serverWorded: true },
   runtime_unavailable: {
     title: 'Sandbox runtime unavailable',
     message: 'This machine cannot run that sandbox runtime right now.',

@@ -1,26 +1,62 @@
 import { Button, Code, Stack, Table, Title } from '@mantine/core';
-import { useQuery } from '@tanstack/react-query';
+import { IconPlayerStop } from '@tabler/icons-react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 
+import { ErrorAlert } from '../../api/ErrorAlert.js';
 import { formatTime } from '../audit/display-format.js';
 import { QueryError } from '../QueryError.js';
+import { ActionsHeader } from '../RowActions.js';
 import { EmptyRow, QueryRows, SkeletonRows } from '../TableState.js';
+import { TooltipActionIcon } from '../TooltipActionIcon.js';
 import { ExecOutput } from './ExecOutput.js';
 import { ExecStatusBadge } from './ExecStatusBadge.js';
-import { listExecs, sandboxKeys, type Exec } from './sandbox-api.js';
+import { cancelExec, listExecs, sandboxKeys, type Exec } from './sandbox-api.js';
 
 /** A fallback to the event stream's invalidations: a running exec's end is never missed for long. */
 const RUNNING_REFRESH_MS = 5000;
-const COLUMNS = 6;
+const COLUMNS = 7;
 
-function ExecRow({ exec, selected, onSelect }: { exec: Exec; selected: boolean; onSelect: () => void }) {
+/**
+ * Cancel for a running exec. The answer (the exec as it ended) goes straight into the list so the row changes
+ * at once, and the output switches from the live follow to the stored pages; the list is then read again,
+ * after a refusal too (409 `exec_not_running`: it ended first), so the row shows how it really ended.
+ */
+function useCancelExec(sandboxId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (execId: string) => cancelExec(sandboxId, execId),
+    onSuccess: (ended) => {
+      client.setQueryData<readonly Exec[]>(sandboxKeys.execs(sandboxId), (list) =>
+        list?.map((row) => (row.id === ended.id ? ended : row)),
+      );
+    },
+    onSettled: () => client.invalidateQueries({ queryKey: sandboxKeys.execs(sandboxId) }),
+  });
+}
+
+function ExecRow({
+  exec,
+  selected,
+  onSelect,
+  cancelling,
+  onCancel,
+}: {
+  exec: Exec;
+  selected: boolean;
+  onSelect: () => void;
+  /** `this` while this exec's cancel is on its way, `other` while another's is: one cancel at a time. */
+  cancelling: 'this' | 'other' | false;
+  onCancel: () => void;
+}) {
+  const command = exec.argv.join(' ');
   return (
     <Table.Tr bg={selected ? 'var(--mantine-primary-color-light)' : undefined}>
       <Table.Td maw={320}>
         <Code
-          title={exec.argv.join(' ')}
+          title={command}
           style={{ display: 'block', overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}
         >
-          {exec.argv.join(' ')}
+          {command}
         </Code>
       </Table.Td>
       <Table.Td>
@@ -36,11 +72,25 @@ function ExecRow({ exec, selected, onSelect }: { exec: Exec; selected: boolean; 
           size="compact-xs"
           variant={selected ? 'filled' : 'light'}
           aria-pressed={selected}
-          aria-label={`Show the output of ${exec.argv.join(' ')}`}
+          aria-label={`Show the output of ${command}`}
           onClick={onSelect}
         >
           Output
         </Button>
+      </Table.Td>
+      <Table.Td>
+        {exec.status === 'running' && (
+          <TooltipActionIcon
+            label="Cancel exec"
+            aria-label={`Cancel ${command}`}
+            color="red"
+            loading={cancelling === 'this'}
+            disabled={cancelling !== false}
+            onClick={onCancel}
+          >
+            <IconPlayerStop size={18} />
+          </TooltipActionIcon>
+        )}
       </Table.Td>
     </Table.Tr>
   );
@@ -62,6 +112,7 @@ export function ExecsPanel({
     refetchInterval: (query) =>
       query.state.data?.some((exec) => exec.status === 'running') === true ? RUNNING_REFRESH_MS : false,
   });
+  const cancel = useCancelExec(sandboxId);
   const rows = execs.data ?? [];
   const selected = rows.find((exec) => exec.id === selectedId) ?? rows[0];
 
@@ -70,10 +121,11 @@ export function ExecsPanel({
       <Title order={2} size="h4">
         Execs
       </Title>
+      {cancel.isError && <ErrorAlert error={cancel.error} />}
       {execs.isError && execs.data === undefined ? (
         <QueryError query={execs} />
       ) : (
-        <Table.ScrollContainer minWidth={720} maxHeight={360}>
+        <Table.ScrollContainer minWidth={760} maxHeight={360}>
           <Table verticalSpacing="xs" highlightOnHover stickyHeader aria-busy={execs.isPending}>
             <Table.Thead>
               <Table.Tr>
@@ -85,6 +137,7 @@ export function ExecsPanel({
                 <Table.Th scope="col">Started</Table.Th>
                 <Table.Th scope="col">Ended</Table.Th>
                 <Table.Th scope="col">Output</Table.Th>
+                <ActionsHeader w={48} />
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -104,6 +157,10 @@ export function ExecsPanel({
                     selected={exec.id === selected?.id}
                     onSelect={() => {
                       onSelect(exec.id);
+                    }}
+                    cancelling={cancel.isPending && (cancel.variables === exec.id ? 'this' : 'other')}
+                    onCancel={() => {
+                      cancel.mutate(exec.id);
                     }}
                   />
                 )}

@@ -11,6 +11,7 @@ configure({ asyncUtilTimeout: 5000 });
 
 const ID = '0191aaaa-0000-7000-8000-000000000001';
 const EXEC = '0191eeee-0000-7000-8000-000000000009';
+const EARLIER_EXEC = '0191eeee-0000-7000-8000-000000000008';
 const BASE = `/v1/sandbox/sandboxes/${ID}`;
 
 interface SseMessage {
@@ -88,11 +89,15 @@ function view(state: string) {
   };
 }
 
-function exec(status: string, exitCode: number | null) {
+function exec(
+  status: string,
+  exitCode: number | null,
+  { id = EXEC, argv = ['python3', 'train.py'] }: { id?: string; argv?: string[] } = {},
+) {
   return {
-    id: EXEC,
+    id,
     sandbox_id: ID,
-    argv: ['python3', 'train.py'],
+    argv,
     cwd: '/workspace',
     status,
     exit_code: exitCode,
@@ -114,12 +119,12 @@ function output(body: string, size: number, offset: number): Response {
 type Handler = (url: URL) => Response;
 
 function serve(handlers: Record<string, Handler>) {
-  const requests: { url: URL; signal: AbortSignal | undefined }[] = [];
+  const requests: { method: string; url: URL; signal: AbortSignal | undefined }[] = [];
   vi.stubGlobal(
     'fetch',
     vi.fn((input: string, init?: RequestInit) => {
       const url = new URL(input, 'http://localhost');
-      requests.push({ url, signal: init?.signal ?? undefined });
+      requests.push({ method: init?.method ?? 'GET', url, signal: init?.signal ?? undefined });
       if (url.pathname === '/v1/me')
         return Promise.resolve(jsonResponse({ tid: 't1', uid: 'a', email: '', roles: ['admin'] }));
       const handler = handlers[url.pathname];
@@ -288,5 +293,107 @@ describe('SandboxPage', { timeout: 30_000 }, () => {
         selector: 'td code',
       }),
     ).toBeInTheDocument();
+  });
+
+  it('cancels a running exec: its row and output show it ended, and a finished exec has no Cancel', async () => {
+    let cancelled = false;
+    const requests = serve({
+      [BASE]: () => jsonResponse(view('ready')),
+      [`${BASE}/events`]: quietEvents,
+      [`${BASE}/execs`]: () =>
+        jsonResponse({
+          data: [
+            cancelled ? exec('cancelled', null) : exec('running', null),
+            exec('exited', 0, { id: EARLIER_EXEC, argv: ['pip', 'install', 'numpy'] }),
+          ],
+        }),
+      [`${BASE}/artifacts`]: () => jsonResponse({ data: [] }),
+      // The follow stays open while the exec runs.
+      [`${BASE}/execs/${EXEC}/stream`]: () =>
+        sse([{ event: 'output', data: { stream: 'stdout', offset: 0, text: 'epoch 1 loss 0.9\n' } }], {
+          open: true,
+        }),
+      [`${BASE}/execs/${EXEC}/cancel`]: () => {
+        cancelled = true;
+        return jsonResponse(exec('cancelled', null));
+      },
+      [`${BASE}/execs/${EXEC}/output`]: (url) => {
+        const body = url.searchParams.get('stream') === 'stdout' ? 'epoch 1 loss 0.9\n' : '';
+        return output(body, body.length, 0);
+      },
+    });
+    renderSandbox();
+
+    const execs = await screen.findByRole('region', { name: 'Execs' });
+    const cancel = await within(execs).findByRole('button', { name: 'Cancel python3 train.py' });
+    const finishedRow = within(execs).getByRole('row', { name: /pip install numpy/ });
+    expect(within(finishedRow).getByText('exited')).toBeInTheDocument();
+    expect(within(finishedRow).queryByRole('button', { name: /^Cancel/ })).not.toBeInTheDocument();
+    expect(await screen.findByText('Following live')).toBeInTheDocument();
+    // The tooltip mounts on hover; its fade is timing-dependent in jsdom, so it may be found mid-transition.
+    await userEvent.hover(cancel);
+    expect(await screen.findByRole('tooltip', { hidden: true })).toHaveTextContent('Cancel exec');
+
+    await userEvent.click(cancel);
+
+    const runningRow = within(execs).getByRole('row', { name: /python3 train\.py/ });
+    await waitFor(() => {
+      expect(within(runningRow).getByText('cancelled')).toBeInTheDocument();
+    });
+    expect(within(execs).queryByRole('button', { name: /^Cancel/ })).not.toBeInTheDocument();
+    const posts = requests.filter((request) => request.method === 'POST');
+    expect(posts.map((request) => request.url.pathname)).toEqual([`${BASE}/execs/${EXEC}/cancel`]);
+    // The list is read again after the cancel, so the row ends as the service recorded it.
+    const cancelAt = requests.findIndex((request) => request.method === 'POST');
+    await waitFor(() => {
+      expect(requests.slice(cancelAt + 1).some((request) => request.url.pathname === `${BASE}/execs`)).toBe(
+        true,
+      );
+    });
+
+    // The live follow ended; the output is now read from what the exec wrote.
+    const follow = requests.find((request) => request.url.pathname === `${BASE}/execs/${EXEC}/stream`);
+    expect(follow?.signal?.aborted).toBe(true);
+    expect(screen.queryByText('Following live')).not.toBeInTheDocument();
+    expect(await screen.findByRole('log', { name: 'Standard output' })).toHaveTextContent('epoch 1 loss 0.9');
+  });
+
+  it('says why a cancel was refused and shows how the exec really ended', async () => {
+    let ended = false;
+    const requests = serve({
+      [BASE]: () => jsonResponse(view('ready')),
+      [`${BASE}/events`]: quietEvents,
+      [`${BASE}/execs`]: () => jsonResponse({ data: [ended ? exec('exited', 0) : exec('running', null)] }),
+      [`${BASE}/artifacts`]: () => jsonResponse({ data: [] }),
+      [`${BASE}/execs/${EXEC}/stream`]: () => sse([], { open: true }),
+      // The exec ended between the page's last read and the click.
+      [`${BASE}/execs/${EXEC}/cancel`]: () => {
+        ended = true;
+        return jsonResponse(
+          { error: 'The exec is not running: it is exited.', code: 'exec_not_running' },
+          409,
+        );
+      },
+      [`${BASE}/execs/${EXEC}/output`]: () => output('', 0, 0),
+    });
+    renderSandbox();
+
+    const execs = await screen.findByRole('region', { name: 'Execs' });
+    await userEvent.click(await within(execs).findByRole('button', { name: 'Cancel python3 train.py' }));
+
+    const alert = await within(execs).findByRole('alert');
+    expect(alert).toHaveTextContent('Already ended');
+    expect(alert).toHaveTextContent('The exec is not running: it is exited.');
+    expect(alert).toHaveAttribute('data-error-code', 'exec_not_running');
+    // The refusal itself reads the list again, so the row shows how the exec really ended.
+    const cancelAt = requests.findIndex((request) => request.method === 'POST');
+    await waitFor(() => {
+      expect(requests.slice(cancelAt + 1).some((request) => request.url.pathname === `${BASE}/execs`)).toBe(
+        true,
+      );
+    });
+    const row = within(execs).getByRole('row', { name: /python3 train\.py/ });
+    expect(await within(row).findByText('exited')).toBeInTheDocument();
+    expect(within(execs).queryByRole('button', { name: /^Cancel/ })).not.toBeInTheDocument();
   });
 });

@@ -130,6 +130,16 @@ export async function listExecs(id: string, signal: AbortSignal): Promise<readon
   return (await apiJson<{ data: Exec[] }>(sandboxPath(id, '/execs'), { signal })).data;
 }
 
+/**
+ * Kills a running exec and everything it started; the answer is the exec, now `cancelled` (or how it ended, when
+ * it ended first). One that had already ended answers 409 `exec_not_running`.
+ */
+export function cancelExec(sandboxId: string, execId: string): Promise<Exec> {
+  return apiJson<Exec>(sandboxPath(sandboxId, `/execs/${encodeURIComponent(execId)}/cancel`), {
+    method: 'POST',
+  });
+}
+
 export async function listArtifacts(id: string, signal: AbortSignal): Promise<readonly SandboxArtifact[]> {
   return (await apiJson<{ data: SandboxArtifact[] }>(sandboxPath(id, '/artifacts?limit=1000'), { signal }))
     .data;
