@@ -6,6 +6,7 @@ import { ReceiptBadge } from '../receipts/ReceiptBadge.js';
 import classes from './chat.module.css';
 import { userContentView, type AssistantBlock, type UserBlock } from './conversation-blocks.js';
 import { CopyIconButton } from './CopyIconButton.js';
+import { fullMessageTime, shortMessageTime } from './message-time.js';
 import { ToolCallCard } from './ToolCallCard.js';
 import { turnText } from './turn-stream.js';
 
@@ -82,7 +83,30 @@ function ActionButton({
   );
 }
 
-/** A message of the user's: the text, its images and files; copy, edit-and-resend and fork under it. */
+/**
+ * When a message was stored, in its action row (which keeps its height, so the time appearing once the
+ * message is stored moves nothing): short there, the whole date and time on hover.
+ */
+function MessageTime({ at }: { at: string | undefined }) {
+  if (at === undefined) return null;
+  const date = new Date(at);
+  if (Number.isNaN(date.getTime())) return null;
+  return (
+    <Text
+      component="time"
+      dateTime={at}
+      title={fullMessageTime(date)}
+      size="xs"
+      c="dimmed"
+      px={4}
+      style={{ whiteSpace: 'nowrap' }}
+    >
+      {shortMessageTime(date, new Date())}
+    </Text>
+  );
+}
+
+/** A message of the user's: the text, its images and files; its time, copy, edit-and-resend and fork under it. */
 export function UserMessage({
   block,
   onResend,
@@ -186,6 +210,7 @@ export function UserMessage({
       )}
       {!editing && (
         <Group gap={2} mt={4} className={classes.actions}>
+          <MessageTime at={block.createdAt} />
           <CopyIconButton value={view.text} />
           {onResend !== undefined && (
             <ActionButton
@@ -220,7 +245,7 @@ const STATUS_NOTE: Partial<Record<AssistantBlock['status'], string>> = {
 
 /**
  * An answer: Markdown text and tool calls in the order they happened. While it streams it is `aria-busy` and
- * grows in place; once finished it has copy, regenerate, fork and its receipt.
+ * grows in place; once finished it has copy, regenerate, fork, its receipt and, once stored, its time.
  */
 export function AssistantMessage({
   block,
@@ -278,6 +303,7 @@ export function AssistantMessage({
             </Text>
           )}
           {block.turnId !== undefined && <ReceiptBadge turnId={block.turnId} />}
+          <MessageTime at={block.createdAt} />
         </Group>
       )}
     </Box>

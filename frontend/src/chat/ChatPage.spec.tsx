@@ -202,6 +202,10 @@ describe('ChatPage', () => {
       expect(
         within(screen.getByRole('article', { name: 'You' })).getByText('What time is it?'),
       ).toBeInTheDocument();
+      // Not stored yet: no time to show.
+      expect(
+        within(screen.getByRole('article', { name: 'You' })).queryByRole('time'),
+      ).not.toBeInTheDocument();
 
       // The turn event names the new conversation: the page moves there and the stream goes on.
       const question = message('m-user', 'user', 'What time is it?');
@@ -304,6 +308,12 @@ describe('ChatPage', () => {
       expect(finishedTool).toHaveAttribute('aria-expanded', 'true');
       expect(within(finished).getByText('Approved')).toBeInTheDocument();
       expect(within(finished).getByRole('button', { name: 'Regenerate' })).toBeInTheDocument();
+      // Stored now: both show when they were written.
+      expect(within(finished).getByRole('time')).toHaveAttribute('datetime', '2026-12-04T10:00:00.000Z');
+      expect(within(screen.getByRole('article', { name: 'You' })).getByRole('time')).toHaveAttribute(
+        'datetime',
+        '2026-12-04T10:00:00.000Z',
+      );
       expect(screen.getByRole('button', { name: 'Send' })).toBeInTheDocument();
       // One turn, one request: moving to the conversation neither dropped nor restarted the stream.
       expect(requests.filter((request) => request.path === '/v1/chat/stream')).toHaveLength(1);
@@ -458,6 +468,68 @@ describe('ChatPage', () => {
         ),
       ).toEqual([]);
       stream.close();
+    },
+    PAGE_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'shows when each message was written: the time of day today, the date for an older one',
+    async () => {
+      const today = new Date(Date.now() - 60_000);
+      today.setSeconds(0, 0);
+      const server = {
+        conversations: {
+          [CONVERSATION]: conversation(
+            [
+              message('m-1', 'user', 'First question', {
+                turn_id: 'turn-1',
+                created_at: '2019-03-14T09:26:00.000Z',
+              }),
+              message('m-2', 'assistant', 'First answer', {
+                turn_id: 'turn-1',
+                created_at: '2019-03-14T09:26:30.000Z',
+              }),
+              message('m-3', 'user', 'Second question', {
+                turn_id: 'turn-2',
+                created_at: today.toISOString(),
+              }),
+              message('m-4', 'assistant', 'Second answer', {
+                turn_id: 'turn-2',
+                created_at: today.toISOString(),
+              }),
+            ],
+            'Old and new',
+          ),
+        } as Record<string, ConversationDetail>,
+        streams: [],
+      };
+      stubGateway(server);
+      renderChat(`/c/${CONVERSATION}`);
+
+      expect(await screen.findByText('Second answer')).toBeInTheDocument();
+      const [first, second] = screen.getAllByRole('article', { name: 'You' });
+      const [answer] = screen.getAllByRole('article', { name: 'Assistant' });
+
+      const asked = within(first as HTMLElement).getByRole('time');
+      expect(asked.tagName).toBe('TIME');
+      expect(asked).toHaveAttribute('datetime', '2019-03-14T09:26:00.000Z');
+      // Last year's message says its year, in the reader's words rather than as an ISO string.
+      expect(asked).toHaveTextContent('2019');
+      expect(asked.textContent).not.toContain('T09:26');
+      expect(asked.getAttribute('title')).toContain('2019');
+      expect((asked.getAttribute('title') ?? '').length).toBeGreaterThan(asked.textContent.length);
+
+      // The answer shows when it was stored.
+      const answered = within(answer as HTMLElement).getByRole('time');
+      expect(answered).toHaveAttribute('datetime', '2019-03-14T09:26:30.000Z');
+      expect(answered).toHaveTextContent('2019');
+
+      // Today's message says only the time of day: its minutes, no year.
+      const recent = within(second as HTMLElement).getByRole('time');
+      expect(recent).toHaveAttribute('datetime', today.toISOString());
+      expect(recent).toHaveTextContent(String(today.getMinutes()).padStart(2, '0'));
+      expect(recent.textContent).not.toContain(String(today.getFullYear()));
+      expect(recent.getAttribute('title')).toContain(String(today.getFullYear()));
     },
     PAGE_TEST_TIMEOUT_MS,
   );

@@ -12,18 +12,29 @@ import {
   TextInput,
 } from '@mantine/core';
 import { useDebouncedValue, useInViewport } from '@mantine/hooks';
-import { IconDots, IconPencil, IconPlus, IconSearch, IconTrash } from '@tabler/icons-react';
+import {
+  IconBraces,
+  IconDots,
+  IconMarkdown,
+  IconPencil,
+  IconPlus,
+  IconSearch,
+  IconTrash,
+} from '@tabler/icons-react';
 import { keepPreviousData, useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type SubmitEvent } from 'react';
 import { Link, matchPath, useLocation, useNavigate } from 'react-router';
 
+import { saveBlob } from '../api/client.js';
 import { ErrorAlert } from '../api/ErrorAlert.js';
 import {
   chatKeys,
   deleteConversation,
+  exportConversation,
   listConversations,
   renameConversation,
   type ConversationSummary,
+  type ExportFormat,
 } from './chat-api.js';
 
 export function conversationTitle(conversation: Pick<ConversationSummary, 'title'>): string {
@@ -59,7 +70,20 @@ function groupByPeriod(
   return groups;
 }
 
-type Dialog = { readonly kind: 'rename' | 'delete'; readonly conversation: ConversationSummary };
+type Dialog =
+  | { readonly kind: 'rename' | 'delete'; readonly conversation: ConversationSummary }
+  /** An export that failed: the menu has closed, so its error gets a dialog like the other actions'. */
+  | {
+      readonly kind: 'export';
+      readonly conversation: ConversationSummary;
+      readonly format: ExportFormat;
+      readonly error: unknown;
+    };
+
+interface ExportRequest {
+  readonly conversation: ConversationSummary;
+  readonly format: ExportFormat;
+}
 
 function RenameDialog({ conversation, onClose }: { conversation: ConversationSummary; onClose: () => void }) {
   const queryClient = useQueryClient();
@@ -148,14 +172,39 @@ function DeleteDialog({
   );
 }
 
+function ExportFailed({
+  error,
+  onRetry,
+  onClose,
+}: {
+  error: unknown;
+  onRetry: () => void;
+  onClose: () => void;
+}) {
+  return (
+    <Stack>
+      <ErrorAlert error={error} onRetry={onRetry} />
+      <Group justify="flex-end">
+        <Button variant="default" onClick={onClose} data-autofocus>
+          Close
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
+
 function ConversationItem({
   conversation,
   active,
+  exporting,
   onDialog,
+  onExport,
 }: {
   conversation: ConversationSummary;
   active: boolean;
+  exporting: boolean;
   onDialog: (dialog: Dialog) => void;
+  onExport: (format: ExportFormat) => void;
 }) {
   const title = conversationTitle(conversation);
   return (
@@ -174,7 +223,13 @@ function ConversationItem({
       />
       <Menu position="bottom-end" withinPortal>
         <Menu.Target>
-          <ActionIcon variant="subtle" color="gray" aria-label={`Options for ${title}`}>
+          <ActionIcon
+            variant="subtle"
+            color="gray"
+            aria-label={`Options for ${title}`}
+            loading={exporting}
+            loaderProps={{ size: 14 }}
+          >
             <IconDots size={16} />
           </ActionIcon>
         </Menu.Target>
@@ -186,6 +241,22 @@ function ConversationItem({
             }}
           >
             Rename
+          </Menu.Item>
+          <Menu.Item
+            leftSection={<IconMarkdown size={14} />}
+            onClick={() => {
+              onExport('markdown');
+            }}
+          >
+            Export as Markdown
+          </Menu.Item>
+          <Menu.Item
+            leftSection={<IconBraces size={14} />}
+            onClick={() => {
+              onExport('json');
+            }}
+          >
+            Export as JSON
           </Menu.Item>
           <Menu.Item
             color="red"
@@ -226,6 +297,16 @@ export function ConversationList() {
     // A page that failed is retried by its button, not in a loop.
     if (endInView && hasNextPage && !isFetchingNextPage && !isFetchNextPageError) void fetchNextPage();
   }, [endInView, hasNextPage, isFetchingNextPage, isFetchNextPageError, fetchNextPage]);
+
+  const exporter = useMutation({
+    mutationFn: async ({ conversation, format }: ExportRequest): Promise<void> => {
+      const file = await exportConversation(conversation.id, format);
+      saveBlob(file.blob, file.filename);
+    },
+    onError: (error, request) => {
+      setDialog({ kind: 'export', ...request, error });
+    },
+  });
 
   const conversations = list.data?.pages.flatMap((page) => page.data) ?? [];
   const close = (): void => {
@@ -285,7 +366,11 @@ export function ConversationList() {
                       key={conversation.id}
                       conversation={conversation}
                       active={conversation.id === activeId}
+                      exporting={exporter.isPending && exporter.variables.conversation.id === conversation.id}
                       onDialog={setDialog}
+                      onExport={(format) => {
+                        exporter.mutate({ conversation, format });
+                      }}
                     />
                   ))}
                 </Box>
@@ -324,6 +409,18 @@ export function ConversationList() {
           <DeleteDialog
             conversation={dialog.conversation}
             active={dialog.conversation.id === activeId}
+            onClose={close}
+          />
+        )}
+      </Modal>
+      <Modal opened={dialog?.kind === 'export'} onClose={close} title="Export failed" centered>
+        {dialog?.kind === 'export' && (
+          <ExportFailed
+            error={dialog.error}
+            onRetry={() => {
+              close();
+              exporter.mutate({ conversation: dialog.conversation, format: dialog.format });
+            }}
             onClose={close}
           />
         )}

@@ -1,4 +1,4 @@
-import { apiJson } from '../api/client.js';
+import { apiFetch, apiJson } from '../api/client.js';
 
 /** An OpenAI content part as agent-runtime stores it: text, or an image (http(s) or data URL). */
 export type ContentPart =
@@ -123,6 +123,45 @@ export function renameConversation(id: string, title: string): Promise<Conversat
 
 export function deleteConversation(id: string): Promise<void> {
   return apiJson<undefined>(`/v1/conversations/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}
+
+export type ExportFormat = 'markdown' | 'json';
+
+/** A conversation as a file: the exact bytes the runtime answered, and the name to save them under. */
+export interface ConversationFile {
+  readonly blob: Blob;
+  readonly filename: string;
+}
+
+/** The file name a Content-Disposition header gives: `filename*` (RFC 6266) first, then `filename`. */
+export function dispositionFilename(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  const extended = /filename\*\s*=\s*utf-8'[^']*'([^;\s]+)/i.exec(header)?.[1];
+  if (extended !== undefined) {
+    try {
+      return decodeURIComponent(extended);
+    } catch {
+      // A malformed escape: the plain name, when there is one, still names the file.
+    }
+  }
+  const plain = /(?:^|;)\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i.exec(header);
+  const name = plain?.[1]?.replace(/\\(.)/g, '$1') ?? plain?.[2];
+  return name === undefined || name.trim() === '' ? undefined : name;
+}
+
+/**
+ * `GET /v1/conversations/{id}/export`, fetched with the caller's token (a plain link would go without it). The
+ * runtime names the file after the title; without that header it is `conversation-<id>.md` or `.json`.
+ */
+export async function exportConversation(id: string, format: ExportFormat): Promise<ConversationFile> {
+  const params = new URLSearchParams({ format });
+  const response = await apiFetch(`/v1/conversations/${encodeURIComponent(id)}/export?${params.toString()}`);
+  return {
+    blob: await response.blob(),
+    filename:
+      dispositionFilename(response.headers.get('content-disposition')) ??
+      `conversation-${id}.${format === 'markdown' ? 'md' : 'json'}`,
+  };
 }
 
 /** A new conversation holding this one's messages up to and including `messageId`. */

@@ -9,6 +9,8 @@ export interface UserBlock {
   /** Absent while only this tab knows the message (it is being sent). */
   readonly messageId?: string;
   readonly turnId?: string;
+  /** When it was stored (ISO 8601); absent while it is being sent. */
+  readonly createdAt?: string;
   readonly content: MessageContent;
   readonly attachments?: readonly Attachment[];
 }
@@ -20,6 +22,8 @@ export interface AssistantBlock {
   readonly turnId?: string;
   /** The last stored message of the answer: where a fork keeps it whole. */
   readonly lastMessageId?: string;
+  /** When its last message was stored (ISO 8601): the answer is written once that is. Absent while it streams. */
+  readonly createdAt?: string;
   readonly parts: readonly AssistantPart[];
   readonly status: MessageStatus | 'streaming';
   /** The live turn it shows, while it is shown from the stream. */
@@ -62,6 +66,7 @@ export function storedBlocks(messages: readonly StoredMessage[]): ChatBlock[] {
         kind: 'user',
         key: keyOf(message.turn_id === null ? undefined : userKey(message.turn_id), message.id),
         messageId: message.id,
+        createdAt: message.created_at,
         content: message.content,
         ...(message.turn_id === null ? {} : { turnId: message.turn_id }),
       });
@@ -101,7 +106,13 @@ export function storedBlocks(messages: readonly StoredMessage[]): ChatBlock[] {
               at === index && part.kind === 'tool' ? { ...part, result: { output } } : part,
             );
     }
-    const next: AssistantBlock = { ...current, parts, status: message.status, lastMessageId: message.id };
+    const next: AssistantBlock = {
+      ...current,
+      parts,
+      status: message.status,
+      lastMessageId: message.id,
+      createdAt: message.created_at,
+    };
     if (current === last) blocks[blocks.length - 1] = next;
     else blocks.push(next);
   }
