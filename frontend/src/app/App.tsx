@@ -8,7 +8,7 @@ import type { AuthConfig } from '../auth/auth-config.js';
 import { AuthProvider } from '../auth/auth.js';
 import { createQueryClient } from './query-client.js';
 import { createRouter } from './router.js';
-import { theme } from './theme.js';
+import { resolveContrast, theme } from './theme.js';
 
 const colorSchemeManager = localStorageColorSchemeManager({ key: 'aibox.color-scheme' });
 
@@ -16,7 +16,12 @@ export function App({ authConfig }: { authConfig: AuthConfig }) {
   const [queryClient] = useState(createQueryClient);
   const [router] = useState(createRouter);
   return (
-    <MantineProvider theme={theme} defaultColorScheme="auto" colorSchemeManager={colorSchemeManager}>
+    <MantineProvider
+      theme={theme}
+      cssVariablesResolver={resolveContrast}
+      defaultColorScheme="auto"
+      colorSchemeManager={colorSchemeManager}
+    >
       <Notifications position="top-right" />
       <QueryClientProvider client={queryClient}>
         <AuthProvider config={authConfig}>

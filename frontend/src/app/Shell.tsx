@@ -8,6 +8,7 @@ import {
   Text,
   Tooltip,
   UnstyledButton,
+  VisuallyHidden,
   useComputedColorScheme,
   useMantineColorScheme,
 } from '@mantine/core';
@@ -47,10 +48,12 @@ function UserMenu() {
   return (
     <Menu position="bottom-end" withArrow>
       <Menu.Target>
-        <UnstyledButton aria-label={`Account: ${label}`}>
-          <Avatar radius="xl" size="md" color="blue">
+        <UnstyledButton>
+          {/* The initials are decoration; the name, unseen, says whose account it is. */}
+          <Avatar radius="xl" size="md" color="blue" aria-hidden>
             {label.slice(0, 2).toUpperCase()}
           </Avatar>
+          <VisuallyHidden>Account: {label}</VisuallyHidden>
         </UnstyledButton>
       </Menu.Target>
       <Menu.Dropdown>
