@@ -3,8 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { acquireLock } from '@aibox/testing';
-import pg from 'pg';
+import { acquireLock, dropSchemas } from '@aibox/testing';
 
 import { startMesh, type Mesh } from '../src/dev/index.js';
 
@@ -26,18 +25,6 @@ export interface IsolatedMesh {
   readonly dataDir: string;
   /** Stops the mesh, gives the ports back, removes the data dir and drops the run's schemas. */
   stop(): Promise<void>;
-}
-
-async function dropSchemas(schemas: readonly string[]): Promise<void> {
-  const databaseUrl = process.env['DATABASE_URL'];
-  if (databaseUrl === undefined || databaseUrl === '') return;
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    for (const schema of schemas) await client.query(`drop schema if exists ${schema} cascade`);
-  } finally {
-    await client.end();
-  }
 }
 
 /**
@@ -70,7 +57,10 @@ export async function startIsolatedMesh(options: {
       await release();
     }
     await rm(dataDir, { recursive: true, force: true });
-    await dropSchemas(Object.values(schemas));
+    // On PGlite (no DATABASE_URL) there are no schemas to drop.
+    const databaseUrl = process.env['DATABASE_URL'];
+    if (databaseUrl !== undefined && databaseUrl !== '')
+      await dropSchemas(Object.values(schemas), databaseUrl);
   };
   try {
     const mesh = await startMesh({

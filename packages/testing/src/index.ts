@@ -13,5 +13,6 @@ export type { Dependency, Presence } from './dependencies.js';
 export { acquireLock, withExclusiveLock } from './exclusive-lock.js';
 export type { LockOptions, ReleaseLock } from './exclusive-lock.js';
 export { freePort, freePortPair } from './ports.js';
+export { dropSchemas } from './postgres.js';
 export { readSse } from './sse.js';
 export type { SseEvent } from './sse.js';

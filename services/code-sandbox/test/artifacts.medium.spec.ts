@@ -2,10 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { needs, postgresUrl } from '@aibox/testing';
+import { dropSchemas, needs, postgresUrl } from '@aibox/testing';
 
 import { readSse, startSandboxService, type TestSandboxService, type Who } from './support/sandbox.js';
 
@@ -49,16 +48,6 @@ async function storedObjects(dataDir: string): Promise<string[]> {
     .map((entry) => join(entry.parentPath, entry.name).slice(root.length));
 }
 
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 5_000 });
-  await client.connect();
-  try {
-    await client.query(`drop schema if exists "${schema}" cascade`);
-  } finally {
-    await client.end();
-  }
-}
-
 describe.runIf(hasBubblewrap)('artifacts', () => {
   describe.each(ADAPTERS)('on %s', (adapter) => {
     const schema = `sandbox_t${randomBytes(6).toString('hex')}`;
@@ -75,7 +64,7 @@ describe.runIf(hasBubblewrap)('artifacts', () => {
 
     afterAll(async () => {
       await sandboxes.close();
-      if (adapter === 'postgres') await dropSchema(schema);
+      if (adapter === 'postgres') await dropSchemas([schema]);
     });
 
     const eventsOf = (who: Who, id: string): Promise<Response> =>

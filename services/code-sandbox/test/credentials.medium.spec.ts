@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 
-import pg from 'pg';
 import { SecretCipher } from '@aibox/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Principal } from '@aibox/identity';
 import { openSqlStore, type SqlStore } from '@aibox/stores';
-import { needs, postgresUrl } from '@aibox/testing';
+import { dropSchemas, needs, postgresUrl } from '@aibox/testing';
 
 import { sandboxConfigSchema } from '../src/config/sandbox-config.schema.js';
 import {
@@ -62,13 +61,7 @@ async function openStore(adapter: (typeof ADAPTERS)[number]): Promise<Store> {
     sql,
     async cleanup() {
       await sql.close();
-      const client = new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 5_000 });
-      await client.connect();
-      try {
-        await client.query(`drop schema if exists "${schema}" cascade`);
-      } finally {
-        await client.end();
-      }
+      await dropSchemas([schema]);
     },
   };
 }

@@ -1,8 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
 import { openSqlStore, type SqlStore } from '@aibox/stores';
-import { needs, postgresUrl } from '@aibox/testing';
-import pg from 'pg';
+import { dropSchemas, needs, postgresUrl } from '@aibox/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { SANDBOX_MIGRATIONS, type SandboxTables } from '../src/repositories/sandbox-schema.js';
@@ -35,13 +34,7 @@ async function openStore(
     sql,
     async cleanup() {
       await sql.close();
-      const client = new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 5_000 });
-      await client.connect();
-      try {
-        await client.query(`drop schema if exists "${schema}" cascade`);
-      } finally {
-        await client.end();
-      }
+      await dropSchemas([schema]);
     },
   };
 }

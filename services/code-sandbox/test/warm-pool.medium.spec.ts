@@ -6,9 +6,8 @@ import { join } from 'node:path';
 
 import { generateKeySetValue } from '@aibox/identity';
 import { openSqlStore } from '@aibox/stores';
-import { needs, postgresUrl } from '@aibox/testing';
+import { dropSchemas, needs, postgresUrl } from '@aibox/testing';
 import Docker from 'dockerode';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { SandboxTables } from '../src/repositories/sandbox-schema.js';
@@ -334,12 +333,7 @@ describe.runIf(hasBubblewrap)('concurrent claims', () => {
 
     afterAll(async () => {
       await sandboxes.close();
-      if (adapter === 'postgres') {
-        const client = new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 5_000 });
-        await client.connect();
-        await client.query(`drop schema if exists "${schema}" cascade`);
-        await client.end();
-      }
+      if (adapter === 'postgres') await dropSchemas([schema]);
     });
 
     it('never gives one entry to two creates, across users and tenants', async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { openSqlStore } from '@aibox/stores';
 import type { SqlStore } from '@aibox/stores';
 import type { ColumnType, Generated } from 'kysely';
-import pg from 'pg';
+import { dropSchemas } from '@aibox/testing';
 
 /** The tables the contract suite's migrations create. */
 export interface TestDb {
@@ -65,16 +65,10 @@ export function postgresTarget(databaseUrl: string): SqlTarget {
     durable: (place) => open(`${run}_${place.replaceAll('-', '_')}`),
     replica: (store) => open(store.schema),
     async cleanup() {
-      const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
-      await client.connect();
-      try {
-        for (const schema of schemas) {
-          if (!schema.startsWith(run)) continue;
-          await client.query(`drop schema if exists "${schema}" cascade`);
-        }
-      } finally {
-        await client.end();
-      }
+      await dropSchemas(
+        [...schemas].filter((schema) => schema.startsWith(run)),
+        databaseUrl,
+      );
     },
   };
 }

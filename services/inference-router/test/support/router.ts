@@ -15,8 +15,7 @@ import {
   signPrincipal,
 } from '@aibox/identity';
 import { bootService, type BootedService } from '@aibox/platform';
-import { freePort, postgresUrl } from '@aibox/testing';
-import pg from 'pg';
+import { dropSchemas, freePort, postgresUrl } from '@aibox/testing';
 
 import type { RouterConfigSchema } from '../../src/config/router-config.schema.js';
 import { routerServiceOptions } from '../../src/router.app.js';
@@ -156,19 +155,9 @@ export async function startRouter(setup: RouterSetup = {}): Promise<TestRouter> 
     close: async () => {
       await service.close();
       if (setup.state === undefined) await rm(dataDir, { recursive: true, force: true });
-      if (postgres !== undefined) await dropSchema(postgres, schema);
+      if (postgres !== undefined) await dropSchemas([schema], postgres);
     },
   };
-}
-
-async function dropSchema(url: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`drop schema if exists ${schema} cascade`);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Registers a provider through the admin path; fails the test when the router refuses it. */
