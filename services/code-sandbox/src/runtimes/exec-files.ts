@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, watch } from 'node:fs';
 import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -37,4 +37,44 @@ export async function recordExitCode(dir: string, status: number): Promise<void>
   await rm(temporary, { force: true });
   await writeFile(temporary, `${String(status)}\n`, { flag: 'wx', mode: 0o644 });
   await rename(temporary, join(dir, 'exit_code'));
+}
+
+/** What became of an exec the service lost sight of (it restarted): its status, still running, or gone. */
+export type ExecFound = { readonly exitCode: number } | 'running' | 'lost';
+
+/**
+ * Looks for an exec after a restart: the status its wrapper wrote, else whether it still runs. A status read
+ * again after `running` answers no: the program may end between the two looks, and its wrapper records the
+ * status before it leaves, so an exec that ended just then is found exited rather than lost.
+ */
+export async function findExec(dir: string, running: () => Promise<boolean>): Promise<ExecFound> {
+  const code = await readExitCode(dir);
+  if (code !== null) return { exitCode: code };
+  if (await running()) return 'running';
+  const late = await readExitCode(dir);
+  return late === null ? 'lost' : { exitCode: late };
+}
+
+/**
+ * Calls `ended` once with the status the wrapper renames into `dir/exit_code`, also when it is there already:
+ * an exec found running may end before the watch begins. The returned function stops watching.
+ */
+export function watchExitCode(dir: string, ended: (exitCode: number) => void): () => void {
+  let done = false;
+  const look = (): void => {
+    void readExitCode(dir).then((code) => {
+      if (code === null || done) return;
+      stop();
+      ended(code);
+    });
+  };
+  const watcher = watch(dir, (_event, name) => {
+    if (name === 'exit_code') look();
+  });
+  const stop = (): void => {
+    done = true;
+    watcher.close();
+  };
+  look();
+  return stop;
 }

@@ -1,4 +1,3 @@
-import { watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -11,7 +10,7 @@ import type { ExecRepository, ExecRow } from '../repositories/exec.repository.js
 import type { ExecStatus } from '../repositories/sandbox-schema.js';
 import type { SandboxRepository, SandboxRow } from '../repositories/sandbox.repository.js';
 import type { ExecEnd, RuntimeSandbox, SandboxRuntime } from '../runtimes/sandbox-runtime.js';
-import { openExecFile, readExitCode } from '../runtimes/exec-files.js';
+import { findExec, openExecFile, watchExitCode } from '../runtimes/exec-files.js';
 import type { ExecFollower, FollowEvent, OutputStream } from './exec-follow.js';
 import type { SandboxDirs } from './sandbox-dirs.js';
 import type { SandboxService } from './sandbox.service.js';
@@ -213,20 +212,18 @@ export class ExecService {
       if (row === undefined) continue;
       for (const exec of await this.execs.running(tenantId, sandboxId)) {
         const dir = this.dirs.exec(sandboxId, exec.id);
-        const code = await readExitCode(dir);
-        if (code !== null) {
-          await this.finish(tenantId, sandboxId, exec.id, 'exited', code);
-          counts.exited += 1;
-          continue;
-        }
         const runtime = this.sandboxes.runtimeOf(row);
         const target = this.sandboxes.runtimeSandbox(row);
-        if (await runtime.running(target, exec.id)) {
+        const found = await findExec(dir, () => runtime.running(target, exec.id));
+        if (found === 'running') {
           this.adopt(tenantId, row, exec, runtime, target, dir);
           counts.adopted += 1;
-        } else {
+        } else if (found === 'lost') {
           await this.finish(tenantId, sandboxId, exec.id, 'lost', null);
           counts.lost += 1;
+        } else {
+          await this.finish(tenantId, sandboxId, exec.id, 'exited', found.exitCode);
+          counts.exited += 1;
         }
       }
     }
@@ -245,7 +242,7 @@ export class ExecService {
       const remaining = exec.started_at.getTime() + exec.timeout_s * 1000 - Date.now();
       const timer = setTimeout(
         () => {
-          watcher.close();
+          stopWatching();
           void runtime.kill(target, exec.id).then(() => {
             resolve({ exitCode: null, timedOut: true });
           });
@@ -253,15 +250,9 @@ export class ExecService {
         Math.max(0, remaining),
       );
       timer.unref();
-      // The wrapper renames `exit_code` into place when the program ends.
-      const watcher = watch(dir, (_event, name) => {
-        if (name !== 'exit_code') return;
-        void readExitCode(dir).then((code) => {
-          if (code === null) return;
-          clearTimeout(timer);
-          watcher.close();
-          resolve({ exitCode: code, timedOut: false });
-        });
+      const stopWatching = watchExitCode(dir, (exitCode) => {
+        clearTimeout(timer);
+        resolve({ exitCode, timedOut: false });
       });
     });
     this.watchEnd(tenantId, row, exec.id, ended);
