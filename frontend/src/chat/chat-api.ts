@@ -25,6 +25,12 @@ export interface ConversationSummary {
   readonly updated_at: string;
 }
 
+/** How a stored tool call ended, as its `tool_result` event said. */
+export interface StoredToolOutcome {
+  readonly ok: boolean;
+  readonly code: string | null;
+}
+
 export interface StoredMessage {
   readonly id: string;
   readonly turn_id: string | null;
@@ -32,6 +38,8 @@ export interface StoredMessage {
   readonly content: MessageContent;
   readonly tool_calls: readonly StoredToolCall[] | null;
   readonly tool_call_id: string | null;
+  /** Tool messages: how the call ended; null for other messages and for results stored before it was kept. */
+  readonly tool_outcome: StoredToolOutcome | null;
   readonly status: MessageStatus;
   readonly created_at: string;
 }

@@ -1,5 +1,8 @@
+import { screen } from '@testing-library/react';
+import { createElement, Fragment } from 'react';
 import { describe, expect, it } from 'vitest';
 
+import { renderWithProviders } from '../test-utils.js';
 import type { StoredMessage } from './chat-api.js';
 import {
   conversationBlocks,
@@ -9,6 +12,7 @@ import {
   withText,
 } from './conversation-blocks.js';
 import type { LiveTurn } from './live-turns.js';
+import { ToolCallCard } from './ToolCallCard.js';
 
 function stored(
   id: string,
@@ -23,6 +27,7 @@ function stored(
     content,
     tool_calls: null,
     tool_call_id: null,
+    tool_outcome: null,
     status: 'complete',
     created_at: '2026-12-04T10:00:00.000Z',
     ...extra,
@@ -57,6 +62,68 @@ describe('storedBlocks', () => {
       { kind: 'text', text: 'Done both.' },
     ]);
     expect(answer?.kind === 'assistant' && answer.lastMessageId).toBe('a2');
+  });
+});
+
+describe('stored tool calls, after a reload', () => {
+  const DENIED = 'The user did not approve this tool call, so it was not run.';
+  const RELOADED = [
+    stored('u', 'user', 'Run all four'),
+    stored('a1', 'assistant', '', {
+      tool_calls: [
+        call('c-ok', 'current_time'),
+        call('c-failed', 'sandbox_exec'),
+        call('c-denied', 'http_fetch'),
+        call('c-old', 'sandbox_files'),
+      ],
+    }),
+    stored('t-ok', 'tool', 'noon', { tool_call_id: 'c-ok', tool_outcome: { ok: true, code: null } }),
+    stored('t-failed', 'tool', 'exit 1', {
+      tool_call_id: 'c-failed',
+      tool_outcome: { ok: false, code: 'tool_failed' },
+    }),
+    stored('t-denied', 'tool', DENIED, {
+      tool_call_id: 'c-denied',
+      tool_outcome: { ok: false, code: 'tool_denied' },
+    }),
+    // Stored before the runtime kept outcomes.
+    stored('t-old', 'tool', 'a.txt (3 bytes)', { tool_call_id: 'c-old' }),
+    stored('a2', 'assistant', 'One of them failed.'),
+  ];
+
+  it('puts the stored outcome into each result, and leaves it unknown for an older message', () => {
+    const answer = storedBlocks(RELOADED)[1];
+    const results =
+      answer?.kind === 'assistant'
+        ? answer.parts.flatMap((part) => (part.kind === 'tool' ? [[part.id, part.result]] : []))
+        : [];
+    expect(results).toEqual([
+      ['c-ok', { ok: true, output: 'noon' }],
+      ['c-failed', { ok: false, code: 'tool_failed', output: 'exit 1' }],
+      ['c-denied', { ok: false, code: 'tool_denied', output: DENIED }],
+      ['c-old', { output: 'a.txt (3 bytes)' }],
+    ]);
+  });
+
+  it('shows Done, Failed with its code, Denied, and Finished only where the outcome is unknown', () => {
+    const answer = storedBlocks(RELOADED)[1];
+    const parts = answer?.kind === 'assistant' ? answer.parts : [];
+    renderWithProviders(
+      createElement(
+        Fragment,
+        null,
+        ...parts.flatMap((part) =>
+          part.kind === 'tool' ? [createElement(ToolCallCard, { key: part.id, part, running: false })] : [],
+        ),
+      ),
+    );
+    // The card's header is the tool's name, then its status.
+    const status = (tool: string) =>
+      screen.getByRole('button', { name: new RegExp(`^${tool}`) }).textContent.slice(tool.length);
+    expect(status('current_time')).toBe('Done');
+    expect(status('sandbox_exec')).toBe('Failed: tool_failed');
+    expect(status('http_fetch')).toBe('Denied');
+    expect(status('sandbox_files')).toBe('Finished');
   });
 });
 

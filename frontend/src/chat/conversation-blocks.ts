@@ -1,6 +1,6 @@
 import type { Attachment, ContentPart, MessageContent, MessageStatus, StoredMessage } from './chat-api.js';
 import type { LiveTurn } from './live-turns.js';
-import { isTurnEnded, type AssistantPart, type ToolCallPart } from './turn-stream.js';
+import { isTurnEnded, type AssistantPart, type ToolCallPart, type ToolResult } from './turn-stream.js';
 
 /** A message of the user's, as the conversation shows it. */
 export interface UserBlock {
@@ -46,6 +46,17 @@ function toolParts(message: StoredMessage): ToolCallPart[] {
   }));
 }
 
+/**
+ * A stored tool message as a result, with how the call ended. A message stored before the runtime kept that
+ * has a null outcome (absent from a runtime older than the field): its result is the output only, "Finished".
+ */
+function toolResultOf(message: StoredMessage): ToolResult {
+  const output = textOf(message.content);
+  const outcome = message.tool_outcome;
+  if (outcome == null) return { output };
+  return { ok: outcome.ok, ...(outcome.code === null ? {} : { code: outcome.code }), output };
+}
+
 const userKey = (turnId: string): string => `user-${turnId}`;
 const answerKey = (turnId: string): string => `answer-${turnId}`;
 
@@ -88,7 +99,7 @@ export function storedBlocks(messages: readonly StoredMessage[]): ChatBlock[] {
       const text = textOf(message.content);
       parts = [...parts, ...(text === '' ? [] : [{ kind: 'text' as const, text }]), ...toolParts(message)];
     } else {
-      const output = textOf(message.content);
+      const result = toolResultOf(message);
       const index = parts.findIndex((part) => part.kind === 'tool' && part.id === message.tool_call_id);
       parts =
         index === -1
@@ -99,12 +110,10 @@ export function storedBlocks(messages: readonly StoredMessage[]): ChatBlock[] {
                 id: message.tool_call_id ?? message.id,
                 name: '',
                 arguments: '',
-                result: { output },
+                result,
               },
             ]
-          : parts.map((part, at) =>
-              at === index && part.kind === 'tool' ? { ...part, result: { output } } : part,
-            );
+          : parts.map((part, at) => (at === index && part.kind === 'tool' ? { ...part, result } : part));
     }
     const next: AssistantBlock = {
       ...current,

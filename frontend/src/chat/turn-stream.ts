@@ -16,7 +16,7 @@ export interface ApprovalState {
 }
 
 export interface ToolResult {
-  /** Unknown for stored messages: the conversation keeps the output only. */
+  /** Unknown for tool results stored before the runtime kept their outcome. */
   readonly ok?: boolean;
   readonly code?: string;
   readonly output: string;

@@ -137,6 +137,7 @@ describe('conversation routes', { timeout: 120_000 }, () => {
         content: 'Hello there',
         tool_calls: null,
         tool_call_id: null,
+        tool_outcome: null,
         status: 'complete',
         created_at: messages[0]?.createdAt.toISOString(),
       },

@@ -414,6 +414,75 @@ describe.each(TARGETS)('conversations on $name', { timeout: 120_000 }, (target) 
       expect((await repository.get(tid, 'ann', conversation.id))?.title).toBe('nultitle');
     });
 
+    it("keeps each tool result's outcome, and shows a result stored before outcomes were kept as unknown", async () => {
+      const tid = tenant();
+      const ann = principal(tid, 'ann');
+      const conversation = await newConversation(tid, 'ann');
+      const turnId = newTurnId();
+      const toolResult = (
+        callId: string,
+        content: string,
+        outcome?: NewMessage['toolOutcome'],
+      ): NewMessage => ({
+        id: newTurnId(),
+        turnId,
+        role: 'tool',
+        content,
+        toolCallId: callId,
+        ...(outcome === undefined ? {} : { toolOutcome: outcome }),
+        status: 'complete',
+      });
+      await repository.append(tid, conversation.id, [
+        userMessage('run them', turnId),
+        {
+          id: newTurnId(),
+          turnId,
+          role: 'assistant',
+          content: '',
+          toolCalls: ['c_ok', 'c_failed', 'c_denied'].map((id) => ({
+            id,
+            type: 'function' as const,
+            function: { name: 'sandbox_exec', arguments: '{}' },
+          })),
+          status: 'complete',
+        },
+        toolResult('c_ok', '42', { ok: true, code: null }),
+        toolResult('c_failed', 'exit 1', { ok: false, code: 'tool_failed' }),
+        toolResult('c_denied', 'The user did not approve this tool call, so it was not run.', {
+          ok: false,
+          code: 'tool_denied',
+        }),
+      ]);
+      // A row as the runtime wrote it before migration 0003: no outcome column in the insert at all.
+      await store.forTenant(tid).transaction((trx) =>
+        sql`insert into messages (id, tenant_id, conversation_id, turn_id, seq, role, content, tool_call_id, status)
+            values (${newTurnId()}, ${tid}, ${conversation.id}, ${turnId}, 6, 'tool', ${JSON.stringify('old')}::jsonb,
+                    'c_old', 'complete')`.execute(trx),
+      );
+
+      const stored = await repository.messages(tid, conversation.id);
+      expect(stored.slice(2).map((message) => [message.toolCallId, message.toolOutcome])).toEqual([
+        ['c_ok', { ok: true, code: null }],
+        ['c_failed', { ok: false, code: 'tool_failed' }],
+        ['c_denied', { ok: false, code: 'tool_denied' }],
+        ['c_old', undefined],
+      ]);
+
+      const detail = await service.get(ann, conversation.id);
+      expect(detail.messages.map((message) => [message.role, message.tool_outcome])).toEqual([
+        ['user', null],
+        ['assistant', null],
+        ['tool', { ok: true, code: null }],
+        ['tool', { ok: false, code: 'tool_failed' }],
+        ['tool', { ok: false, code: 'tool_denied' }],
+        ['tool', null],
+      ]);
+      const exported = await service.export(ann, conversation.id, 'json');
+      expect(exported.format === 'json' && exported.document.messages.map((m) => m.tool_outcome)).toEqual(
+        detail.messages.map((message) => message.tool_outcome),
+      );
+    });
+
     it('completes a partial answer in place and refuses an unknown message', async () => {
       const tid = tenant();
       const conversation = await newConversation(tid, 'ann');
@@ -488,6 +557,7 @@ describe.each(TARGETS)('conversations on $name', { timeout: 120_000 }, (target) 
           role: 'tool',
           content: 'map data',
           toolCallId: 'call_9',
+          toolOutcome: { ok: false, code: 'tool_timeout' },
           status: 'complete',
         },
         assistantMessage('Here is the plan', first),
@@ -507,6 +577,7 @@ describe.each(TARGETS)('conversations on $name', { timeout: 120_000 }, (target) 
       const copy = await service.get(ann, fork.id);
       const original = (await service.get(ann, source.id)).messages.slice(0, 4);
       expect(copy.messages).toHaveLength(4);
+      expect(copy.messages[2]?.tool_outcome).toEqual({ ok: false, code: 'tool_timeout' });
       expect(copy.messages.map(({ id: _id, ...rest }) => rest)).toEqual(
         original.map(({ id: _id, ...rest }) => rest),
       );

@@ -64,6 +64,8 @@ export interface MessageView {
   readonly content: string | readonly ContentPart[];
   readonly tool_calls: readonly ToolCall[] | null;
   readonly tool_call_id: string | null;
+  /** A tool message's `{ok, code}`; null for other messages, and for tool messages stored before it was kept. */
+  readonly tool_outcome: { readonly ok: boolean; readonly code: string | null } | null;
   readonly status: MessageStatus;
   readonly created_at: string;
 }

@@ -11,6 +11,7 @@ import type {
   NewMessage,
   StoredMessage,
   ToolCall,
+  ToolOutcome,
 } from '../services/conversation.js';
 import type { RuntimeTables } from './runtime-schema.js';
 import { insertTurnRows, type TurnStart } from './turn.repository.js';
@@ -104,10 +105,18 @@ function toConversation(row: ConversationRow): Conversation {
   };
 }
 
+/** A stored outcome, or undefined for a row from before outcomes were kept (or one of another shape). */
+function toToolOutcome(value: unknown): ToolOutcome | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { ok, code } = value as Record<string, unknown>;
+  return typeof ok === 'boolean' && (typeof code === 'string' || code === null) ? { ok, code } : undefined;
+}
+
 function toMessage(row: MessageRow): StoredMessage {
   // The runtime is the only writer of these columns, and it writes them from the same types.
   const content = row.content as string | readonly ContentPart[];
   const toolCalls = row.tool_calls as readonly ToolCall[] | null;
+  const toolOutcome = toToolOutcome(row.tool_outcome);
   return {
     id: row.id,
     conversationId: row.conversation_id,
@@ -117,6 +126,7 @@ function toMessage(row: MessageRow): StoredMessage {
     content,
     ...(toolCalls === null ? {} : { toolCalls }),
     ...(row.tool_call_id === null ? {} : { toolCallId: row.tool_call_id }),
+    ...(toolOutcome === undefined ? {} : { toolOutcome }),
     status: row.status,
     createdAt: row.created_at,
   };
@@ -150,6 +160,10 @@ function messageValues(tenantId: string, conversationId: string, message: NewMes
     content: storableJson(message.content),
     tool_calls: message.toolCalls === undefined ? null : storableJson(message.toolCalls),
     tool_call_id: message.toolCallId === undefined ? null : storableText(message.toolCallId),
+    tool_outcome:
+      message.toolOutcome === undefined
+        ? null
+        : storableJson({ ok: message.toolOutcome.ok, code: message.toolOutcome.code }),
     status: message.status,
   };
 }
@@ -524,6 +538,7 @@ export class ConversationRepository {
               content: JSON.stringify(message.content),
               tool_calls: message.tool_calls === null ? null : JSON.stringify(message.tool_calls),
               tool_call_id: message.tool_call_id,
+              tool_outcome: message.tool_outcome === null ? null : JSON.stringify(message.tool_outcome),
               status: message.status,
               created_at: message.created_at,
             })),

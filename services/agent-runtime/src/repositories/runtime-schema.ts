@@ -73,6 +73,8 @@ export interface RuntimeTables {
     tool_calls: Json | null;
     /** Tool messages: the call they answer. */
     tool_call_id: string | null;
+    /** Tool messages: `{ "ok": boolean, "code": string | null }`; null on rows stored before migration 0003. */
+    tool_outcome: Json | null;
     status: 'complete' | 'partial' | 'cancelled' | 'failed';
     created_at: Generated<Date>;
   };
@@ -265,6 +267,12 @@ export const RUNTIME_MIGRATIONS: Readonly<Record<string, Migration>> = {
         .addColumn('user_id', 'text', (c) => c.notNull())
         .addColumn('started_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
         .execute();
+    },
+  },
+  /** A tool message's outcome, so a stored tool call shows whether it failed; older rows stay null (unknown). */
+  '0003_message_tool_outcome': {
+    async up(db) {
+      await db.schema.alterTable('messages').addColumn('tool_outcome', 'jsonb').execute();
     },
   },
 };

@@ -164,7 +164,14 @@ describe('exportFileName', () => {
 describe('toExportDocument', () => {
   it('is version 1 with snake_case fields and ISO times', () => {
     const message = stored({ role: 'user', content: 'hi', status: 'complete' });
-    expect(toExportDocument(CONVERSATION, [message])).toEqual({
+    const result = stored({
+      role: 'tool',
+      content: 'exit 1',
+      toolCallId: 'call_1',
+      toolOutcome: { ok: false, code: 'tool_failed' },
+      status: 'complete',
+    });
+    expect(toExportDocument(CONVERSATION, [message, result])).toEqual({
       version: 1,
       conversation: {
         id: CONVERSATION.id,
@@ -182,6 +189,18 @@ describe('toExportDocument', () => {
           content: 'hi',
           tool_calls: null,
           tool_call_id: null,
+          tool_outcome: null,
+          status: 'complete',
+          created_at: '2025-03-01T10:00:00.000Z',
+        },
+        {
+          id: result.id,
+          turn_id: 't1',
+          role: 'tool',
+          content: 'exit 1',
+          tool_calls: null,
+          tool_call_id: 'call_1',
+          tool_outcome: { ok: false, code: 'tool_failed' },
           status: 'complete',
           created_at: '2025-03-01T10:00:00.000Z',
         },

@@ -10,6 +10,13 @@ export interface ToolCall {
   readonly function: { readonly name: string; readonly arguments: string };
 }
 
+/** How a tool call ended, kept with its result so a stored conversation shows it as the stream did. */
+export interface ToolOutcome {
+  readonly ok: boolean;
+  /** The error's code (`tool_failed`, `tool_denied`…); null when it succeeded. */
+  readonly code: string | null;
+}
+
 export type MessageRole = 'user' | 'assistant' | 'tool';
 export type MessageStatus = 'complete' | 'partial' | 'cancelled' | 'failed';
 
@@ -20,6 +27,8 @@ export interface NewMessage {
   readonly content: string | readonly ContentPart[];
   readonly toolCalls?: readonly ToolCall[];
   readonly toolCallId?: string;
+  /** Tool messages: how the call ended; absent on messages stored before outcomes were kept. */
+  readonly toolOutcome?: ToolOutcome;
   readonly status: MessageStatus;
 }
 

@@ -43,6 +43,10 @@ export function toMessageView(message: StoredMessage): MessageView {
     content: message.content,
     tool_calls: message.toolCalls ?? null,
     tool_call_id: message.toolCallId ?? null,
+    tool_outcome:
+      message.toolOutcome === undefined
+        ? null
+        : { ok: message.toolOutcome.ok, code: message.toolOutcome.code },
     status: message.status,
     created_at: message.createdAt.toISOString(),
   };

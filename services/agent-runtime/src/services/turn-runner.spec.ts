@@ -177,6 +177,33 @@ describe('TurnRunner', () => {
     expect(toolMessages).toHaveLength(2);
   });
 
+  it('stores each tool result with how it ended: done, failed with its code, or denied', async () => {
+    const denied: ApprovalOutcome = { decision: 'denied', reason: 'no', decidedBy: 'ada' };
+    const decisions: ApprovalOutcome[] = [{ decision: 'approved', reason: null, decidedBy: 'ada' }];
+    const { result, stored } = await run(
+      [
+        () => ({
+          toolCalls: [call('echo', '{"say":"hi"}', 'ok1'), call('rm_rf', '{}', 'bad1')],
+        }),
+        () => ({ toolCalls: [call('echo', '{"say":"again"}', 'denied1')] }),
+        () => ({ text: 'done' }),
+      ],
+      { approval: true, approvals: approvalsDeciding(() => Promise.resolve(decisions.shift() ?? denied)) },
+    );
+    expect(result.outcome.status).toBe('done');
+    expect(
+      stored
+        .filter((message) => message.role === 'tool')
+        .map((message) => [message.toolCallId, message.toolOutcome]),
+    ).toEqual([
+      ['ok1', { ok: true, code: null }],
+      ['bad1', { ok: false, code: 'tool_unknown' }],
+      ['denied1', { ok: false, code: 'tool_denied' }],
+    ]);
+    // Assistant messages carry no outcome: only a tool's result has one.
+    expect(stored.filter((message) => message.role !== 'tool' && 'toolOutcome' in message)).toEqual([]);
+  });
+
   it("stores the words said so far when the model call fails, and ends with the router's code", async () => {
     const { result, stored } = await run([
       () => ({ deltas: ['half an ', 'answer'], throws: new RouterCallError('upstream_error', 'gone', 200) }),

@@ -207,6 +207,8 @@ export class TurnRunner {
             role: 'tool',
             content: trace.output,
             toolCallId: call.id,
+            // Stored with the result, so the conversation read later shows what the stream showed.
+            toolOutcome: { ok: trace.ok, code: trace.code ?? null },
             status: 'complete',
           });
         }
