@@ -3,12 +3,14 @@ import { IconArrowsSplit, IconFileText, IconPencil, IconRefresh } from '@tabler/
 import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
 
 import { ReceiptBadge } from '../receipts/ReceiptBadge.js';
+import { tokenCount, tokenSplit, type TokenCount } from '../receipts/token-count.js';
+import { useVerifiedTokenCount } from '../receipts/use-receipt.js';
 import classes from './chat.module.css';
 import { userContentView, type AssistantBlock, type UserBlock } from './conversation-blocks.js';
 import { CopyIconButton } from './CopyIconButton.js';
 import { fullMessageTime, shortMessageTime } from './message-time.js';
 import { ToolCallCard } from './ToolCallCard.js';
-import { turnText } from './turn-stream.js';
+import { turnText, type TurnUsage } from './turn-stream.js';
 
 let markdownLoaded = false;
 function loadMarkdown() {
@@ -104,6 +106,44 @@ function MessageTime({ at }: { at: string | undefined }) {
       {shortMessageTime(date, new Date())}
     </Text>
   );
+}
+
+/** "25 tokens", with the split into prompt and completion on hover where it is known. */
+function TokenCountText({ count }: { count: TokenCount }) {
+  // No tokens at all means none were reported (a provider without usage), not a free answer.
+  if (count.total <= 0) return null;
+  return (
+    <Text
+      component="span"
+      title={tokenSplit(count.prompt, count.completion)}
+      size="xs"
+      c="dimmed"
+      px={4}
+      ml="auto"
+      style={{ whiteSpace: 'nowrap' }}
+    >
+      {count.total === 1 ? '1 token' : `${count.total.toLocaleString()} tokens`}
+    </Text>
+  );
+}
+
+function VerifiedTokens({ turnId }: { turnId: string }) {
+  const count = useVerifiedTokenCount(turnId);
+  return count === undefined ? null : <TokenCountText count={count} />;
+}
+
+/**
+ * How many tokens an answer used: what the turn's stream said while this tab has it, otherwise what its
+ * receipt says once the browser has verified it (the badge's own verification, no request of its own). It
+ * sits at the far end of the action row, so appearing there moves nothing in it.
+ */
+function AnswerTokens({ usage, turnId }: { usage: TurnUsage | undefined; turnId: string | undefined }) {
+  if (usage !== undefined) {
+    return (
+      <TokenCountText count={tokenCount(usage.total_tokens, usage.prompt_tokens, usage.completion_tokens)} />
+    );
+  }
+  return turnId === undefined ? null : <VerifiedTokens turnId={turnId} />;
 }
 
 /** A message of the user's: the text, its images and files; its time, copy, edit-and-resend and fork under it. */
@@ -245,15 +285,19 @@ const STATUS_NOTE: Partial<Record<AssistantBlock['status'], string>> = {
 
 /**
  * An answer: Markdown text and tool calls in the order they happened. While it streams it is `aria-busy` and
- * grows in place; once finished it has copy, regenerate, fork, its receipt and, once stored, its time.
+ * grows in place; once finished it has copy, regenerate, fork, its receipt, once stored its time, and the
+ * tokens it used.
  */
 export function AssistantMessage({
   block,
+  usage,
   onRegenerate,
   onFork,
   busy = false,
 }: {
   block: AssistantBlock;
+  /** The turn's usage from its stream, when this tab streamed it. */
+  usage?: TurnUsage | undefined;
   onRegenerate?: (() => void) | undefined;
   onFork?: (() => void) | undefined;
   busy?: boolean;
@@ -304,6 +348,7 @@ export function AssistantMessage({
           )}
           {block.turnId !== undefined && <ReceiptBadge turnId={block.turnId} />}
           <MessageTime at={block.createdAt} />
+          <AnswerTokens usage={usage} turnId={block.turnId} />
         </Group>
       )}
     </Box>

@@ -1,9 +1,10 @@
 import { configure, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Route, Routes, useLocation } from 'react-router';
 
 import { AuthProvider } from '../auth/auth.js';
+import { createTestAuditor, type TestAuditor } from '../receipts/test-proofs.js';
 import { renderWithProviders } from '../test-utils.js';
 import type { ConversationDetail, StoredMessage } from './chat-api.js';
 import { ChatLayout } from './ChatLayout.js';
@@ -57,6 +58,7 @@ function message(
     content,
     tool_calls: null,
     tool_call_id: null,
+    tool_outcome: null,
     status: 'complete',
     created_at: '2026-12-04T10:00:00.000Z',
     ...extra,
@@ -68,6 +70,9 @@ function stubGateway(server: {
   roles?: string[];
   conversations: Record<string, ConversationDetail>;
   streams: ReturnType<typeof liveStream>[];
+  /** The audit service: each turn's receipt proof (as sent), and the published keys. */
+  receipts?: Record<string, () => Response>;
+  auditKeys?: unknown;
 }): Request[] {
   const requests: Request[] = [];
   vi.stubGlobal('fetch', (input: RequestInfo | URL, init: RequestInit = {}) => {
@@ -91,6 +96,10 @@ function stubGateway(server: {
       });
     }
     if (route === 'GET /v1/approvals') return json({ data: [] });
+    if (route === 'GET /v1/audit/keys' && server.auditKeys !== undefined) return json(server.auditKeys);
+    const proof = /^\/v1\/receipts\/([^/]+)\/proof$/.exec(url.pathname);
+    const receipt = method === 'GET' && proof?.[1] !== undefined ? server.receipts?.[proof[1]] : undefined;
+    if (receipt !== undefined) return Promise.resolve(receipt());
     if (route === 'GET /v1/conversations') {
       const data = Object.values(server.conversations).map(({ messages: _messages, ...summary }) => summary);
       return json({ data, next_cursor: null });
@@ -171,6 +180,12 @@ function conversation(messages: StoredMessage[], title = 'What time is it?'): Co
     messages,
   };
 }
+
+let auditor: TestAuditor;
+
+beforeAll(async () => {
+  auditor = await createTestAuditor();
+});
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -275,8 +290,8 @@ describe('ChatPage', () => {
         frame(7, 'tool_result', { id: 'call-1', name: 'current_time', ok: true, output: '12:00 UTC' }),
         frame(8, 'delta', { text: 'It is **noon**.' }),
         frame(9, 'usage', {
-          prompt_tokens: 5,
-          completion_tokens: 5,
+          prompt_tokens: 7,
+          completion_tokens: 3,
           total_tokens: 10,
           model_calls: 2,
           model: 'm',
@@ -293,6 +308,9 @@ describe('ChatPage', () => {
       await waitFor(() => {
         expect(screen.getByRole('article', { name: 'Assistant' })).toHaveAttribute('aria-busy', 'false');
       });
+      // The stream's usage, in the finished answer's action row; its receipt is not available here.
+      const count = within(screen.getByRole('article', { name: 'Assistant' })).getByText('10 tokens');
+      expect(count).toHaveAttribute('title', '7 in · 3 out');
       // The stored conversation is read again after the end; the answer looks the same from it.
       await waitFor(() => {
         expect(
@@ -308,6 +326,8 @@ describe('ChatPage', () => {
       expect(finishedTool).toHaveAttribute('aria-expanded', 'true');
       expect(within(finished).getByText('Approved')).toBeInTheDocument();
       expect(within(finished).getByRole('button', { name: 'Regenerate' })).toBeInTheDocument();
+      // Stored now, it keeps the count the stream gave.
+      expect(within(finished).getByText('10 tokens')).toHaveAttribute('title', '7 in · 3 out');
       // Stored now: both show when they were written.
       expect(within(finished).getByRole('time')).toHaveAttribute('datetime', '2026-12-04T10:00:00.000Z');
       expect(within(screen.getByRole('article', { name: 'You' })).getByRole('time')).toHaveAttribute(
@@ -530,6 +550,137 @@ describe('ChatPage', () => {
       expect(recent).toHaveTextContent(String(today.getMinutes()).padStart(2, '0'));
       expect(recent.textContent).not.toContain(String(today.getFullYear()));
       expect(recent.getAttribute('title')).toContain(String(today.getFullYear()));
+    },
+    PAGE_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'shows how each stored tool call ended when the conversation is opened again',
+    async () => {
+      const tools = ['current_time', 'sandbox_exec', 'http_fetch', 'sandbox_files'];
+      const server = {
+        conversations: {
+          [CONVERSATION]: conversation([
+            message('m-1', 'user', 'Run all four'),
+            message('m-2', 'assistant', '', {
+              tool_calls: tools.map((name) => ({
+                id: `call-${name}`,
+                type: 'function' as const,
+                function: { name, arguments: '{}' },
+              })),
+            }),
+            message('m-3', 'tool', 'noon', {
+              tool_call_id: 'call-current_time',
+              tool_outcome: { ok: true, code: null },
+            }),
+            message('m-4', 'tool', 'exit 1', {
+              tool_call_id: 'call-sandbox_exec',
+              tool_outcome: { ok: false, code: 'tool_failed' },
+            }),
+            message('m-5', 'tool', 'The user did not approve this tool call, so it was not run.', {
+              tool_call_id: 'call-http_fetch',
+              tool_outcome: { ok: false, code: 'tool_denied' },
+            }),
+            // Stored before the runtime kept outcomes: nothing says how it ended.
+            message('m-6', 'tool', 'a.txt (3 bytes)', { tool_call_id: 'call-sandbox_files' }),
+            message('m-7', 'assistant', 'One of them failed.'),
+          ]),
+        } as Record<string, ConversationDetail>,
+        streams: [],
+      };
+      stubGateway(server);
+      renderChat(`/c/${CONVERSATION}`);
+
+      const answer = await screen.findByRole('article', { name: 'Assistant' });
+      expect(await within(answer).findByText('One of them failed.')).toBeInTheDocument();
+      const status = (tool: string) =>
+        within(answer)
+          .getByRole('button', { name: new RegExp(`^${tool}`) })
+          .textContent.slice(tool.length);
+      expect(tools.map(status)).toEqual(['Done', 'Failed: tool_failed', 'Denied', 'Finished']);
+    },
+    PAGE_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'shows the tokens a stored answer used once its receipt verifies, from one request, and none without',
+    async () => {
+      const [genuine, tampered, missing] = [
+        '0190a4f2-7b3c-7def-8abc-0000000000d1',
+        '0190a4f2-7b3c-7def-8abc-0000000000d2',
+        '0190a4f2-7b3c-7def-8abc-0000000000d3',
+      ] as const;
+      const events = (turnTokens: number) => [
+        { type: 'turn_started', service: 'gateway' },
+        {
+          type: 'model_response',
+          service: 'inference-router',
+          attributes: { model: 'm', usage: { prompt_tokens: 14, completion_tokens: 2, cached_tokens: 0 } },
+        },
+        {
+          type: 'model_response',
+          service: 'inference-router',
+          attributes: { model: 'm', usage: { prompt_tokens: 6, completion_tokens: 3, cached_tokens: 0 } },
+        },
+        {
+          type: 'turn_sealed',
+          attributes: { status: 'done', tool_calls: 1, model_calls: 2, total_tokens: turnTokens },
+        },
+      ];
+      const sent = (proof: unknown) => () => Response.json(proof);
+      // Sealed with 25 tokens, then rewritten in transit to claim more: it no longer verifies.
+      const rewritten = JSON.parse(JSON.stringify(await auditor.sealTurn(tampered, events(25)))) as {
+        events: { event: { attributes: Record<string, unknown> } }[];
+      };
+      const closing = rewritten.events.at(-1);
+      if (closing === undefined) throw new Error('no closing event');
+      closing.event.attributes['total_tokens'] = 9_999;
+      const server = {
+        conversations: {
+          [CONVERSATION]: conversation(
+            [
+              message('m-1', 'user', 'First question', { turn_id: genuine }),
+              message('m-2', 'assistant', 'First answer', { turn_id: genuine }),
+              message('m-3', 'user', 'Second question', { turn_id: tampered }),
+              message('m-4', 'assistant', 'Second answer', { turn_id: tampered }),
+              message('m-5', 'user', 'Third question', { turn_id: missing }),
+              message('m-6', 'assistant', 'Third answer', { turn_id: missing }),
+            ],
+            'Three questions',
+          ),
+        } as Record<string, ConversationDetail>,
+        streams: [],
+        receipts: {
+          [genuine]: sent(await auditor.sealTurn(genuine, events(25))),
+          [tampered]: sent(rewritten),
+          [missing]: () =>
+            Response.json({ error: 'audit is unavailable', code: 'backend_unavailable' }, { status: 503 }),
+        },
+        auditKeys: auditor.keys,
+      };
+      const requests = stubGateway(server);
+      renderChat(`/c/${CONVERSATION}`);
+
+      expect(await screen.findByText('Third answer')).toBeInTheDocument();
+      const [first, second, third] = screen.getAllByRole('article', { name: 'Assistant' }) as [
+        HTMLElement,
+        HTMLElement,
+        HTMLElement,
+      ];
+      expect(await within(first).findByRole('button', { name: 'Receipt: verified' })).toBeInTheDocument();
+      const count = await within(first).findByText('25 tokens');
+      expect(count).toHaveAttribute('title', '20 in · 5 out');
+
+      expect(await within(second).findByRole('button', { name: /^Receipt: failed/u })).toBeInTheDocument();
+      expect(await within(third).findByRole('button', { name: 'Receipt: unavailable' })).toBeInTheDocument();
+      for (const answer of [second, third])
+        expect(within(answer).queryByText(/\btokens?$/u)).not.toBeInTheDocument();
+
+      // The count reads the badge's verification: one proof request per answer, the keys once.
+      for (const turn of [genuine, tampered, missing]) {
+        expect(requests.filter((request) => request.path === `/v1/receipts/${turn}/proof`)).toHaveLength(1);
+      }
+      expect(requests.filter((request) => request.path === '/v1/audit/keys')).toHaveLength(1);
     },
     PAGE_TEST_TIMEOUT_MS,
   );

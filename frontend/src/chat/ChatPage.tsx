@@ -62,11 +62,14 @@ type ThreadAction =
 
 function Thread({
   blocks,
+  live,
   running,
   busy,
   onAction,
 }: {
   blocks: readonly ChatBlock[];
+  /** The turn this tab streamed here: its answer keeps the stream's token usage once it is stored. */
+  live?: LiveTurn | undefined;
   running: boolean;
   busy: boolean;
   onAction?: ((action: ThreadAction) => void) | undefined;
@@ -103,10 +106,13 @@ function Thread({
     const asked = blocks.slice(0, index).findLastIndex((candidate) => candidate.kind === 'user');
     const question = blocks[asked];
     const messageId = block.lastMessageId;
+    const streamed =
+      block.live ?? (block.turnId !== undefined && live?.state.turnId === block.turnId ? live : undefined);
     return (
       <AssistantMessage
         key={block.key}
         block={block}
+        usage={streamed?.state.usage}
         busy={busy}
         onRegenerate={
           index === lastAssistant &&
@@ -441,7 +447,13 @@ function ConversationScreen({ conversationId }: { conversationId: string }) {
             <MessageSkeletons />
           ) : (
             <>
-              <Thread blocks={blocks} running={running} busy={act.isPending} onAction={act.mutate} />
+              <Thread
+                blocks={blocks}
+                live={live}
+                running={running}
+                busy={act.isPending}
+                onAction={act.mutate}
+              />
               {pendingApprovals.map((approval) => (
                 <ApprovalCard
                   key={approval.id}

@@ -1,3 +1,5 @@
+import { tokenSplit } from './token-count.js';
+
 /** The turn event types of ARCHITECTURE §6, said in words (receipts and the admin audit pages). */
 export const EVENT_TYPE_LABELS: Readonly<Record<string, string>> = {
   turn_started: 'Turn started',
@@ -49,16 +51,8 @@ function count(value: unknown): number | undefined {
 
 function tokens(attributes: Record<string, unknown>): string | undefined {
   const usage = isRecord(attributes['usage']) ? attributes['usage'] : {};
-  const prompt = count(usage['prompt_tokens']);
-  const completion = count(usage['completion_tokens']);
-  if (prompt !== undefined || completion !== undefined) {
-    return [
-      prompt === undefined ? undefined : `${prompt.toLocaleString()} in`,
-      completion === undefined ? undefined : `${completion.toLocaleString()} out`,
-    ]
-      .filter((part) => part !== undefined)
-      .join(' · ');
-  }
+  const split = tokenSplit(count(usage['prompt_tokens']), count(usage['completion_tokens']));
+  if (split !== undefined) return split;
   const total = count(attributes['total_tokens']);
   return total === undefined ? undefined : `${total.toLocaleString()} total`;
 }

@@ -1,5 +1,5 @@
 import type { VerifyReport } from '@aibox/audit-proof';
-import { queryOptions, useQuery, useQueryClient } from '@tanstack/react-query';
+import { queryOptions, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { useCallback, useState, type RefCallback } from 'react';
 
 import { errorCode } from '../api/ErrorAlert.js';
@@ -13,6 +13,7 @@ import {
   type FetchedProof,
   type ReceiptOutcome,
 } from './receipt-verification.js';
+import { verifiedTokenCount, type TokenCount } from './token-count.js';
 
 /** How old the cached keys may be before a checkpoint by an unknown key makes us fetch them again. */
 const KEYS_REFRESH_AFTER_MS = 30_000;
@@ -52,12 +53,11 @@ export type ReceiptState =
     };
 
 /**
- * Fetches a turn's receipt proof and the audit keys and verifies the proof in the browser, polling while the
- * turn is being sealed. `enabled: false` holds the fetch (until the badge is first on screen).
+ * A turn's receipt, fetched and verified in the browser: one query per turn, so everything that shows the
+ * receipt (the badge, the panel, the answer's token count) shares one request and one verdict.
  */
-export function useReceipt(turnId: string, { enabled = true }: { enabled?: boolean } = {}): ReceiptState {
-  const queryClient = useQueryClient();
-  const query = useQuery({
+function receiptQuery(turnId: string, queryClient: QueryClient) {
+  return queryOptions({
     queryKey: ['receipts', turnId, 'verification'],
     queryFn: async ({ signal }) => {
       const proof = await fetchReceiptProof(turnId, signal);
@@ -66,13 +66,21 @@ export function useReceipt(turnId: string, { enabled = true }: { enabled?: boole
         queryClient.query({ ...auditKeysQuery(), staleTime: KEYS_REFRESH_AFTER_MS }),
       );
     },
-    enabled,
     // A sealed turn's proof never changes; polling is only for the seal.
     staleTime: Infinity,
     refetchOnWindowFocus: false,
     retry: keepPollingWhileSealing,
     retryDelay: sealingRetryDelay,
   });
+}
+
+/**
+ * Fetches a turn's receipt proof and the audit keys and verifies the proof in the browser, polling while the
+ * turn is being sealed. `enabled: false` holds the fetch (until the badge is first on screen).
+ */
+export function useReceipt(turnId: string, { enabled = true }: { enabled?: boolean } = {}): ReceiptState {
+  const queryClient = useQueryClient();
+  const query = useQuery({ ...receiptQuery(turnId, queryClient), enabled });
   const { refetch } = query;
   const retry = useCallback(() => {
     void refetch();
@@ -100,6 +108,21 @@ export function useReceipt(turnId: string, { enabled = true }: { enabled?: boole
     return { status: 'unavailable', code, message, retry };
   }
   return { status: 'verifying' };
+}
+
+/**
+ * The tokens a turn used, from its receipt once the browser has verified it; undefined before that, and for a
+ * receipt that failed or could not be checked. It never fetches: it reads the verification the receipt badge
+ * runs (the same query), so showing the count costs no request.
+ */
+export function useVerifiedTokenCount(turnId: string): TokenCount | undefined {
+  const queryClient = useQueryClient();
+  const query = useQuery({
+    ...receiptQuery(turnId, queryClient),
+    enabled: false,
+    select: verifiedTokenCount,
+  });
+  return query.data;
 }
 
 /**
