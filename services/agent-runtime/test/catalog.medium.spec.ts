@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Principal } from '@aibox/identity';
 import { openSqlStore, type SqlStore } from '@aibox/stores';
-import { needs, postgresUrl } from '@aibox/testing';
+import { dropSchemas, needs, postgresUrl } from '@aibox/testing';
 
 import { createAgentBody, patchAgentBody, type AgentView } from '../src/dtos/agent.dto.js';
 import { createSkillBody, patchSkillBody, type SkillView } from '../src/dtos/skill.dto.js';
@@ -68,15 +67,7 @@ async function openStore(adapter: (typeof ADAPTERS)[number]): Promise<Store> {
   });
   return {
     sql,
-    async cleanup() {
-      const client = new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 5_000 });
-      await client.connect();
-      try {
-        await client.query(`drop schema if exists "${schema}" cascade`);
-      } finally {
-        await client.end();
-      }
-    },
+    cleanup: () => dropSchemas([schema]),
   };
 }
 

@@ -6,8 +6,7 @@ import { Writable } from 'node:stream';
 
 import { generateKeySetValue } from '@aibox/identity';
 import { bootService, type BootedService } from '@aibox/platform';
-import { freePort, postgresUrl, readSse, type SseEvent } from '@aibox/testing';
-import pg from 'pg';
+import { dropSchemas, freePort, postgresUrl, readSse, type SseEvent } from '@aibox/testing';
 
 import {
   newAuditIdentity,
@@ -159,12 +158,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await Promise.all([issuer.close(), model.close()]);
       await removeIdentity(auditIdentity);
       await rm(dataDir, { recursive: true, force: true });
-      if (options.postgres === true) {
-        const client = new pg.Client({ connectionString: postgresUrl() });
-        await client.connect();
-        await client.query(`drop schema if exists ${schema} cascade`);
-        await client.end();
-      }
+      if (options.postgres === true) await dropSchemas([schema]);
     },
   };
 }
