@@ -430,6 +430,45 @@ describe.runIf(postgres)('PostgreSQL', () => {
   });
 });
 
+describe.runIf(postgres)('PostgreSQL shared with other services', () => {
+  it("migrates while another service's schemas are being dropped", async () => {
+    // Each round: a schema with a serial column for every other service, dropped while this store migrates.
+    // Kysely's own introspection looked every schema up by name and failed on one dropped meanwhile.
+    const target = postgresTarget(postgresUrl());
+    const others = await target.fresh();
+    const failures: string[] = [];
+    try {
+      for (let round = 0; round < 8; round += 1) {
+        const names = Array.from(
+          { length: 30 },
+          (_, index) => `${others.schema}_r${String(round)}_${String(index)}`,
+        );
+        for (const name of names) {
+          await sql`create schema ${sql.id(name)}`.execute(others.db);
+          await sql`create table ${sql.table(`${name}.items`)} (id serial primary key)`.execute(others.db);
+        }
+        const store = await target.fresh();
+        const dropping = (async () => {
+          for (const name of names) await sql`drop schema ${sql.id(name)} cascade`.execute(others.db);
+        })();
+        try {
+          await store.migrate(MIGRATIONS);
+          expect(await tableNames(store)).toContain('counters');
+        } catch (error) {
+          failures.push(String(error));
+        } finally {
+          await dropping;
+          await store.close();
+        }
+      }
+    } finally {
+      await others.close();
+      await target.cleanup();
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
 describe('SQL store configuration', () => {
   it('never shows the connection password in errors', async () => {
     const secret = 'S3cr3t-Pa55word';

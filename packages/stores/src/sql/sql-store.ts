@@ -1,5 +1,5 @@
 import { CompiledQuery, Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
-import type { DatabaseConnection, Dialect, Transaction } from 'kysely';
+import type { DatabaseConnection, DatabaseIntrospector, Dialect, TableMetadata, Transaction } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import type { Migration } from 'kysely/migration';
 import pg from 'pg';
@@ -163,6 +163,38 @@ async function bootstrap<DB>(db: Kysely<DB>, schema: string): Promise<void> {
   });
 }
 
+/**
+ * The store's database as Kysely's migrator sees it: the same, except that its introspection knows only the
+ * store's own schema. Kysely's PostgreSQL introspection lists every schema of the database and calls
+ * `has_schema_privilege` and `pg_get_serial_sequence` by name on each, so another service's (or test's) schema
+ * dropped meanwhile failed this store's migrations with "schema … does not exist". The migrator only asks
+ * whether its two bookkeeping tables exist.
+ */
+function scopedToSchema<DB>(db: Kysely<DB>, schema: string): Kysely<DB> {
+  const introspection: DatabaseIntrospector = {
+    getSchemas: () => db.introspection.getSchemas(),
+    async getTables(): Promise<TableMetadata[]> {
+      const { rows } = await sql<{ table_name: string }>`
+        select table_name from information_schema.tables where table_schema = ${schema}`.execute(db);
+      return rows.map(({ table_name }) => ({
+        name: table_name,
+        schema,
+        isView: false,
+        isForeign: false,
+        columns: [],
+      }));
+    },
+  };
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'introspection') return introspection;
+      // Kysely's methods read its private fields: they must run on the instance itself, not on the proxy.
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 class OpenSqlStore<DB> implements SqlStore<DB> {
   readonly kind = 'sql';
   #closed = false;
@@ -194,7 +226,7 @@ class OpenSqlStore<DB> implements SqlStore<DB> {
   async migrate(migrations: Readonly<Record<string, Migration>>): Promise<{ applied: string[] }> {
     this.#assertOpen();
     const migrator = new Migrator({
-      db: this.db,
+      db: scopedToSchema(this.db, this.schema),
       provider: { getMigrations: () => Promise.resolve({ ...migrations }) },
       migrationTableSchema: this.schema,
     });
