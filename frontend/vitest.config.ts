@@ -11,5 +11,7 @@ export default defineProject({
     include: ['src/**/*.spec.{ts,tsx}'],
     environment: 'jsdom',
     setupFiles: ['./src/test-setup.ts'],
+    // Longer than the waits inside a test (test-setup.ts), so a slow wait fails with what it waited for.
+    testTimeout: 30_000,
   },
 });
