@@ -1,4 +1,4 @@
-import { useQuery } from '@tanstack/react-query';
+import { queryOptions, useQuery } from '@tanstack/react-query';
 
 import { apiJson } from '../api/client.js';
 
@@ -10,12 +10,17 @@ export interface Me {
   readonly roles: readonly string[];
 }
 
-export function useMe() {
-  return useQuery({
+/** `GET /v1/me` as one query, for the hook and for code that reads it outside React. */
+export function meQuery() {
+  return queryOptions({
     queryKey: ['me'],
     queryFn: ({ signal }) => apiJson<Me>('/v1/me', { signal }),
     staleTime: 60_000,
   });
+}
+
+export function useMe() {
+  return useQuery(meQuery());
 }
 
 /** Whether the caller has the `admin` role (false while unknown). */

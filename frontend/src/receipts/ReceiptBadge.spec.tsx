@@ -9,7 +9,8 @@ import { renderWithProviders } from '../test-utils.js';
 import { ReceiptBadge } from './ReceiptBadge.js';
 
 type Json = Record<string, unknown>;
-type Answer = () => Response;
+/** An answer of the stubbed gateway, given the request's query. */
+type Answer = (query: URLSearchParams) => Response;
 
 function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
@@ -20,26 +21,48 @@ function proofText(proof: unknown): string {
   return `${JSON.stringify(proof, null, 2)}\n`;
 }
 
+/**
+ * The proof, sent as is; asked `?from_size=` (this browser remembers the log's checkpoint from an earlier
+ * answer), with the consistency proof the audit service adds: empty, since these logs do not grow.
+ */
 function proofAnswer(text: string): Answer {
-  return () => new Response(text, { status: 200, headers: { 'content-type': 'application/json' } });
+  return (query) => {
+    const fromSize = query.get('from_size');
+    let body = text;
+    if (fromSize !== null) {
+      const parsed = JSON.parse(text) as { log: { tree_size: number } };
+      if (Number(fromSize) !== parsed.log.tree_size) throw new Error(`from_size ${fromSize} in a static log`);
+      body = proofText({
+        ...parsed,
+        consistency: { from_size: Number(fromSize), to_size: parsed.log.tree_size, proof: [] },
+      });
+    }
+    return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+  };
 }
 
 const notSealed: Answer = () =>
   json({ error: 'the turn is not sealed yet', code: 'receipt_pending', turn_id: 'x' }, 404);
 
-/** Stubs the gateway: each path answers with its queue of answers in turn, the last one repeating. */
-function stubApi(routes: Record<string, Answer[]>): string[] {
-  const requested: string[] = [];
+/**
+ * Stubs the gateway: each path answers with its queue of answers in turn, the last one repeating. Returns the
+ * paths requested, and the body of each answer (by path and query).
+ */
+function stubApi(routes: Record<string, Answer[]>): string[] & { bodies: Map<string, string> } {
+  const requested = Object.assign([] as string[], { bodies: new Map<string, string>() });
   vi.stubGlobal(
     'fetch',
-    vi.fn((input: RequestInfo | URL) => {
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.pathname : input.url;
-      requested.push(url);
-      const answers = routes[url];
+    vi.fn(async (input: RequestInfo | URL) => {
+      const url = new URL(input instanceof Request ? input.url : String(input), 'http://aibox.test');
+      requested.push(url.pathname);
+      const answers = routes[url.pathname];
       const answer = answers?.length === 1 ? answers[0] : answers?.shift();
-      return Promise.resolve(
-        answer === undefined ? json({ error: 'no such route', code: 'route_unknown' }, 404) : answer(),
-      );
+      const response =
+        answer === undefined
+          ? json({ error: 'no such route', code: 'route_unknown' }, 404)
+          : answer(url.searchParams);
+      requested.bodies.set(`${url.pathname}${url.search}`, await response.clone().text());
+      return response;
     }),
   );
   return requested;
@@ -93,6 +116,8 @@ const createObjectURL = Object.getOwnPropertyDescriptor(URL, 'createObjectURL');
 const revokeObjectURL = Object.getOwnPropertyDescriptor(URL, 'revokeObjectURL');
 
 beforeEach(() => {
+  // Each test starts as a browser that has verified no receipt yet.
+  localStorage.clear();
   savedBlobs = [];
   savedNames = [];
   Object.defineProperty(URL, 'createObjectURL', {
@@ -127,7 +152,7 @@ afterEach(() => {
 });
 
 async function openPanel(badgeName: string | RegExp): Promise<HTMLElement> {
-  const badge = await screen.findByRole('button', { name: badgeName }, { timeout: 5_000 });
+  const badge = await screen.findByRole('button', { name: badgeName });
   await userEvent.click(badge);
   return screen.findByRole('dialog', { name: 'Receipt' });
 }
@@ -183,7 +208,15 @@ describe('ReceiptBadge', { timeout: 20_000 }, () => {
     expect(savedNames).toEqual([`receipt-${turnId}.json`]);
     const saved = entry(savedBlobs, 0);
     expect(saved.type).toBe('application/json');
-    expect(await blobBytes(saved)).toEqual(Array.from(new TextEncoder().encode(text)));
+    // The bytes as sent: the pretty-printed proof, with the consistency proof the audit service adds when the
+    // other answer verified first and this browser asked for one.
+    const asked = [...requested.bodies.keys()].find((url) => url.startsWith(`/v1/receipts/${turnId}/proof`));
+    const sent =
+      asked === `/v1/receipts/${turnId}/proof?from_size=3`
+        ? proofText({ ...proof, consistency: { from_size: 3, to_size: 3, proof: [] } })
+        : text;
+    expect(requested.bodies.get(asked ?? '')).toBe(sent);
+    expect(await blobBytes(saved)).toEqual(Array.from(new TextEncoder().encode(sent)));
   });
 
   it.each([
@@ -306,9 +339,7 @@ describe('ReceiptBadge', { timeout: 20_000 }, () => {
     renderWithProviders(<ReceiptBadge turnId={turnId} />);
 
     expect(await screen.findByRole('button', { name: 'Receipt: sealing' })).toBeInTheDocument();
-    expect(
-      await screen.findByRole('button', { name: 'Receipt: verified' }, { timeout: 5_000 }),
-    ).toBeInTheDocument();
+    expect(await screen.findByRole('button', { name: 'Receipt: verified' })).toBeInTheDocument();
     expect(requested.filter((url) => url.startsWith('/v1/receipts/'))).toHaveLength(3);
   });
 

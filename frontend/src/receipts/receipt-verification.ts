@@ -10,6 +10,7 @@ import {
 
 import { ApiError } from '../api/api-error.js';
 import { apiFetch, apiJson } from '../api/client.js';
+import { checkpointOf, type RememberedCheckpoint } from './checkpoint-witness.js';
 
 /** A receipt proof exactly as the audit service sent it: the bytes to download, the text to parse. */
 export interface FetchedProof {
@@ -33,6 +34,8 @@ export type ReceiptOutcome =
       readonly receipt?: ReceiptProof;
       readonly origin?: string;
       readonly signer?: CheckpointSigner;
+      /** The checkpoint this browser remembered, which the receipt's log was checked to extend. */
+      readonly remembered?: RememberedCheckpoint;
     }
   | {
       /** The verifier itself could not run here (a browser without Ed25519 in WebCrypto, say). */
@@ -62,12 +65,37 @@ export function keepPollingWhileSealing(failures: number, error: unknown): boole
   return waited <= SEALING_WAIT_MS;
 }
 
-export async function fetchReceiptProof(turnId: string, signal?: AbortSignal): Promise<FetchedProof> {
+export async function fetchReceiptProof(
+  turnId: string,
+  { fromSize, signal }: { fromSize?: number | undefined; signal?: AbortSignal | undefined } = {},
+): Promise<FetchedProof> {
   const init: RequestInit = { headers: { accept: 'application/json' } };
   if (signal !== undefined) init.signal = signal;
-  const response = await apiFetch(`/v1/receipts/${encodeURIComponent(turnId)}/proof`, init);
+  const query = fromSize === undefined ? '' : `?from_size=${fromSize}`;
+  const response = await apiFetch(`/v1/receipts/${encodeURIComponent(turnId)}/proof${query}`, init);
   const bytes = await response.arrayBuffer();
   return { bytes, text: new TextDecoder().decode(bytes) };
+}
+
+/**
+ * A turn's proof with a consistency proof from the remembered checkpoint's tree size. The audit service
+ * always proves against its latest checkpoint and refuses a `from_size` beyond it (`400 query_invalid`):
+ * its log is now smaller than one this browser verified. The proof is then fetched without `from_size`, and
+ * checking it against the remembered checkpoint fails (`consistency_invalid`): a log that shrank under the
+ * same keys was rewritten.
+ */
+export async function fetchReceiptProofSince(
+  turnId: string,
+  remembered: RememberedCheckpoint | undefined,
+  signal?: AbortSignal,
+): Promise<FetchedProof> {
+  if (remembered === undefined) return fetchReceiptProof(turnId, { signal });
+  try {
+    return await fetchReceiptProof(turnId, { fromSize: remembered.size, signal });
+  } catch (error: unknown) {
+    if (!(error instanceof ApiError && error.code === 'query_invalid')) throw error;
+    return fetchReceiptProof(turnId, { signal });
+  }
 }
 
 export function fetchAuditKeys(signal?: AbortSignal): Promise<unknown> {
@@ -101,10 +129,26 @@ function checkpointFacts(note: string, keys: unknown): { origin?: string; signer
   }
 }
 
-async function verifyWith(proof: FetchedProof, parsed: unknown, keys: unknown): Promise<ReceiptOutcome> {
+/** The origin of the proof's checkpoint, read before any check, to tell whether a remembered one applies. */
+function proofOrigin(parsed: unknown): string | undefined {
+  const log = isRecord(parsed) ? parsed['log'] : undefined;
+  const note = isRecord(log) ? log['checkpoint'] : undefined;
+  return typeof note === 'string' ? checkpointOf(note)?.origin : undefined;
+}
+
+async function verifyWith(
+  proof: FetchedProof,
+  parsed: unknown,
+  keys: unknown,
+  remembered: RememberedCheckpoint | undefined,
+): Promise<ReceiptOutcome> {
   let report: VerifyReport;
   try {
-    report = await verifyReceiptProof(parsed, keys);
+    report = await verifyReceiptProof(
+      parsed,
+      keys,
+      remembered === undefined ? {} : { checkpoint: remembered.note },
+    );
   } catch (error: unknown) {
     return {
       kind: 'unverifiable',
@@ -112,21 +156,32 @@ async function verifyWith(proof: FetchedProof, parsed: unknown, keys: unknown): 
       message: error instanceof Error ? error.message : String(error),
     };
   }
-  if (!report.ok && report.failure.code === 'proof_malformed') return { kind: 'checked', proof, report };
+  const witnessed = remembered === undefined ? {} : { remembered };
+  if (!report.ok && report.failure.code === 'proof_malformed')
+    return { kind: 'checked', proof, report, ...witnessed };
   // Past the shape check, verifyReceiptProof has accepted the value as a ReceiptProof.
   const receipt = parsed as ReceiptProof;
-  return { kind: 'checked', proof, report, receipt, ...checkpointFacts(receipt.log.checkpoint, keys) };
+  return {
+    kind: 'checked',
+    proof,
+    report,
+    receipt,
+    ...checkpointFacts(receipt.log.checkpoint, keys),
+    ...witnessed,
+  };
 }
 
 /**
  * Verifies a proof in the browser with `@aibox/audit-proof`, exactly as `aibox verify` does. A checkpoint
  * signed by a key the cached key set lacks (the audit key rotated during the session) is checked once more
- * against `freshKeys()`.
+ * against `freshKeys()`. With a `remembered` checkpoint of the same log, it also proves the log extends it
+ * (`aibox verify --checkpoint`); one of another log (its name changed) proves nothing about this one.
  */
 export async function checkReceipt(
   proof: FetchedProof,
   keys: unknown,
   freshKeys: () => Promise<unknown>,
+  remembered?: RememberedCheckpoint,
 ): Promise<ReceiptOutcome> {
   let parsed: unknown;
   try {
@@ -142,7 +197,8 @@ export async function checkReceipt(
       },
     };
   }
-  const outcome = await verifyWith(proof, parsed, keys);
+  const older = remembered?.origin === proofOrigin(parsed) ? remembered : undefined;
+  const outcome = await verifyWith(proof, parsed, keys, older);
   if (
     outcome.kind !== 'checked' ||
     outcome.report.ok ||
@@ -155,7 +211,7 @@ export async function checkReceipt(
   } catch {
     return outcome;
   }
-  return refreshed === keys ? outcome : verifyWith(proof, parsed, refreshed);
+  return refreshed === keys ? outcome : verifyWith(proof, parsed, refreshed, older);
 }
 
 /** The first failing check of a receipt, in words a user understands. */
@@ -174,15 +230,15 @@ export const FAILED_CHECKS: Readonly<Record<VerifyFailureCode, string>> = {
   checkpoint_origin_mismatch: "the checkpoint belongs to another organization's log",
   checkpoint_mismatch: 'the signed checkpoint does not match the audit log',
   chain_link_invalid: 'the link to the previous turn is broken',
-  consistency_missing: 'the audit log history could not be compared',
-  consistency_invalid: 'the audit log was rewritten',
+  consistency_missing: 'the audit log did not prove it only grew since this browser last checked it',
+  consistency_invalid: 'the audit log was rewritten since this browser last checked it',
 };
 
 export type ReceiptStepStatus = 'passed' | 'failed' | 'not_checked';
 
 /** One of the checks the panel lists, in the order `verifyReceiptProof` runs them. */
 export interface ReceiptStep {
-  readonly id: 'events' | 'envelope' | 'log' | 'checkpoint' | 'chain';
+  readonly id: 'events' | 'envelope' | 'log' | 'checkpoint' | 'chain' | 'consistency';
   readonly label: string;
   readonly detail?: string;
   readonly status: ReceiptStepStatus;
@@ -205,6 +261,7 @@ const STEP_CODES: Readonly<Record<ReceiptStep['id'], readonly VerifyFailureCode[
     'checkpoint_mismatch',
   ],
   chain: ['chain_link_invalid'],
+  consistency: ['consistency_missing', 'consistency_invalid'],
 };
 
 /** A hash short enough to read, long enough to compare by eye. */
@@ -214,12 +271,13 @@ export function shortHash(hex: string): string {
 
 /**
  * What was checked and how it went: every event's inclusion, the envelope hash, the log inclusion and the
- * checkpoint signature (and the chain rule, listed only when it is what failed).
+ * checkpoint signature (and the chain rule, listed only when it is what failed), then, when this browser
+ * remembered a checkpoint of the log, that the log only grew since.
  */
 export function receiptSteps(outcome: Extract<ReceiptOutcome, { kind: 'checked' }>): ReceiptStep[] {
-  const { report, receipt, signer } = outcome;
+  const { report, receipt, signer, remembered } = outcome;
   const failureCode = report.ok ? undefined : report.failure.code;
-  const order: ReceiptStep['id'][] = ['events', 'envelope', 'log', 'checkpoint', 'chain'];
+  const order: ReceiptStep['id'][] = ['events', 'envelope', 'log', 'checkpoint', 'chain', 'consistency'];
   const failedAt = order.findIndex((id) => failureCode !== undefined && STEP_CODES[id].includes(failureCode));
   // A failure outside the steps (malformed proof, invalid keys) stops before the first of them.
   const stoppedAt = report.ok ? order.length : failedAt < 0 ? 0 : failedAt;
@@ -262,6 +320,19 @@ export function receiptSteps(outcome: Extract<ReceiptOutcome, { kind: 'checked' 
     },
   ];
   if (failedAt === 4) steps.push({ id: 'chain', label: 'Link to the previous turn', status: 'failed' });
+  // Passed only on the verifier's own word that it compared the two trees.
+  const grew = report.checks.some((line) => line.startsWith('consistency: '));
+  if (remembered !== undefined)
+    steps.push({
+      id: 'consistency',
+      label: 'The log only grew since this browser last checked it',
+      ...(receipt === undefined
+        ? {}
+        : {
+            detail: `size ${remembered.size.toLocaleString()} → ${receipt.log.tree_size.toLocaleString()}`,
+          }),
+      status: failedAt === 5 ? 'failed' : grew ? 'passed' : 'not_checked',
+    });
   // What was not checked is only the server's word: no detail for it.
   return steps.map((step) =>
     step.status === 'not_checked' ? { id: step.id, label: step.label, status: step.status } : step,

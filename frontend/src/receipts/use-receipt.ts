@@ -3,10 +3,12 @@ import { queryOptions, useQuery, useQueryClient, type QueryClient } from '@tanst
 import { useCallback, useState, type RefCallback } from 'react';
 
 import { errorCode } from '../api/ErrorAlert.js';
+import { meQuery } from '../auth/me.js';
+import { rememberCheckpoint, witnessFor } from './checkpoint-witness.js';
 import {
   checkReceipt,
   fetchAuditKeys,
-  fetchReceiptProof,
+  fetchReceiptProofSince,
   isReceiptPending,
   keepPollingWhileSealing,
   sealingRetryDelay,
@@ -53,18 +55,38 @@ export type ReceiptState =
     };
 
 /**
+ * The caller's tenant, whose log the receipts are in (`GET /v1/me`, as `useMe` reads it; any cached answer
+ * will do). When it cannot be read the receipt is unavailable: verifying without the remembered checkpoint
+ * would let a server skip that check by failing this request.
+ */
+async function callerTenant(queryClient: QueryClient): Promise<string> {
+  const me = await queryClient.query({ ...meQuery(), staleTime: Infinity });
+  return me.tid;
+}
+
+/**
  * A turn's receipt, fetched and verified in the browser: one query per turn, so everything that shows the
- * receipt (the badge, the panel, the answer's token count) shares one request and one verdict.
+ * receipt (the badge, the panel, the answer's token count) shares one request and one verdict. The checkpoint
+ * this browser remembers for the log is read inside the query, not put in its key, for the same reason; a
+ * receipt that verifies leaves its own checkpoint remembered for the next one.
  */
 function receiptQuery(turnId: string, queryClient: QueryClient) {
   return queryOptions({
     queryKey: ['receipts', turnId, 'verification'],
     queryFn: async ({ signal }) => {
-      const proof = await fetchReceiptProof(turnId, signal);
-      const keys = await queryClient.query(auditKeysQuery());
-      return checkReceipt(proof, keys, () =>
-        queryClient.query({ ...auditKeysQuery(), staleTime: KEYS_REFRESH_AFTER_MS }),
+      const tenantId = await callerTenant(queryClient);
+      const freshKeys = () => queryClient.query({ ...auditKeysQuery(), staleTime: KEYS_REFRESH_AFTER_MS });
+      const { checkpoint, keys } = await witnessFor(
+        tenantId,
+        await queryClient.query(auditKeysQuery()),
+        freshKeys,
       );
+      const proof = await fetchReceiptProofSince(turnId, checkpoint, signal);
+      const outcome = await checkReceipt(proof, keys, freshKeys, checkpoint);
+      // A failed receipt leaves the remembered checkpoint as it was: every later one is checked against it.
+      if (outcome.kind === 'checked' && outcome.report.ok && outcome.receipt !== undefined)
+        rememberCheckpoint(outcome.receipt.log.checkpoint);
+      return outcome;
     },
     // A sealed turn's proof never changes; polling is only for the seal.
     staleTime: Infinity,
