@@ -96,6 +96,28 @@ describe('toMarkdown', () => {
     );
   });
 
+  it('says under a tool result that the tool failed or was denied, and nothing when it worked', () => {
+    const result = (toolCallId: string, content: string, toolOutcome?: NewMessage['toolOutcome']) =>
+      stored({
+        role: 'tool',
+        content,
+        toolCallId,
+        status: 'complete',
+        ...(toolOutcome === undefined ? {} : { toolOutcome }),
+      });
+    const markdown = toMarkdown(CONVERSATION, [
+      result('ok', 'fine', { ok: true, code: null }),
+      result('broken', 'exit 1', { ok: false, code: 'tool_failed' }),
+      result('refused', 'The user denied this tool call.', { ok: false, code: 'tool_denied' }),
+      result('older', 'from before outcomes were kept'),
+    ]);
+    const after = (id: string) => markdown.split(`## Tool result (\`${id}\`)`)[1]?.split('## ')[0] ?? '';
+    expect(after('ok')).not.toContain('_(');
+    expect(after('broken')).toContain('_(the tool failed: `tool_failed`)_');
+    expect(after('refused')).toContain('_(denied: the tool did not run)_');
+    expect(after('older')).not.toContain('_(');
+  });
+
   it('keeps fenced content inside its fence and links no script or data URLs', () => {
     const markdown = toMarkdown({ ...CONVERSATION, title: null }, [
       stored({

@@ -127,6 +127,15 @@ function statusNote(message: StoredMessage): string | undefined {
   }
 }
 
+/** How a tool call ended, when it did not succeed: a reader of the transcript sees it as the app shows it. */
+function outcomeNote(message: StoredMessage): string | undefined {
+  const outcome = message.toolOutcome;
+  if (outcome === undefined || outcome.ok) return undefined;
+  return outcome.code === 'tool_denied'
+    ? '_(denied: the tool did not run)_'
+    : `_(the tool failed${outcome.code === null ? '' : `: \`${outcome.code}\``})_`;
+}
+
 /** A readable transcript: user and assistant text, images as links, tool calls and results in fences. */
 export function toMarkdown(conversation: Conversation, messages: readonly StoredMessage[]): string {
   const title = (conversation.title ?? 'Conversation').replace(/\s+/g, ' ').trim();
@@ -146,8 +155,7 @@ export function toMarkdown(conversation: Conversation, messages: readonly Stored
     const text = contentMarkdown(message.content);
     if (text !== '') blocks.push(message.role === 'tool' ? fenced(text) : text);
     for (const call of message.toolCalls ?? []) blocks.push(toolCallMarkdown(call));
-    const note = statusNote(message);
-    if (note !== undefined) blocks.push(note);
+    for (const note of [outcomeNote(message), statusNote(message)]) if (note !== undefined) blocks.push(note);
   }
   return `${blocks.join('\n\n')}\n`;
 }
