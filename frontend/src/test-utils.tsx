@@ -58,3 +58,52 @@ export function stubFetchRoutes(routes: Readonly<Record<string, StubbedRoute>>):
   );
   return calls;
 }
+
+/** What the page saved with `saveBlob`: each file's bytes and the name it was saved under. */
+export interface CapturedDownloads {
+  readonly blobs: Blob[];
+  readonly names: string[];
+  /** Puts jsdom's own object URLs and anchor clicks back. */
+  restore(): void;
+}
+
+/**
+ * Captures downloads from here on. jsdom has no object URLs and does not download: the blob handed to
+ * `URL.createObjectURL` and the anchor clicked (its `download` name) are the file.
+ */
+export function captureDownloads(): CapturedDownloads {
+  const blobs: Blob[] = [];
+  const names: string[] = [];
+  const originals = (['createObjectURL', 'revokeObjectURL'] as const).map(
+    (name) => [name, Object.getOwnPropertyDescriptor(URL, name)] as const,
+  );
+  Object.defineProperty(URL, 'createObjectURL', {
+    configurable: true,
+    writable: true,
+    value: (blob: Blob) => {
+      blobs.push(blob);
+      return 'blob:download';
+    },
+  });
+  Object.defineProperty(URL, 'revokeObjectURL', {
+    configurable: true,
+    writable: true,
+    value: () => undefined,
+  });
+  const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function save(
+    this: HTMLAnchorElement,
+  ) {
+    names.push(this.download);
+  });
+  return {
+    blobs,
+    names,
+    restore() {
+      click.mockRestore();
+      for (const [name, descriptor] of originals) {
+        if (descriptor === undefined) Reflect.deleteProperty(URL, name);
+        else Object.defineProperty(URL, name, descriptor);
+      }
+    },
+  };
+}

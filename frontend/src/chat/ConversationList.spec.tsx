@@ -3,7 +3,14 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { setTokenSource } from '../api/client.js';
-import { jsonResponse, renderWithProviders, stubFetchRoutes, type StubbedRoute } from '../test-utils.js';
+import {
+  captureDownloads,
+  jsonResponse,
+  renderWithProviders,
+  stubFetchRoutes,
+  type CapturedDownloads,
+  type StubbedRoute,
+} from '../test-utils.js';
 import { dispositionFilename, type ConversationSummary } from './chat-api.js';
 import { ConversationList } from './ConversationList.js';
 
@@ -51,31 +58,10 @@ async function exportAs(format: 'Markdown' | 'JSON'): Promise<void> {
   await user.click(await screen.findByRole('menuitem', { name: `Export as ${format}` }));
 }
 
-let savedBlobs: Blob[];
-let savedNames: string[];
-const createObjectURL = Object.getOwnPropertyDescriptor(URL, 'createObjectURL');
-const revokeObjectURL = Object.getOwnPropertyDescriptor(URL, 'revokeObjectURL');
+let downloads: CapturedDownloads;
 
 beforeEach(() => {
-  savedBlobs = [];
-  savedNames = [];
-  // jsdom has no object URLs and does not download: the blob handed over and the link clicked are the file.
-  Object.defineProperty(URL, 'createObjectURL', {
-    configurable: true,
-    writable: true,
-    value: (blob: Blob) => {
-      savedBlobs.push(blob);
-      return 'blob:export';
-    },
-  });
-  Object.defineProperty(URL, 'revokeObjectURL', {
-    configurable: true,
-    writable: true,
-    value: () => undefined,
-  });
-  vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function save(this: HTMLAnchorElement) {
-    savedNames.push(this.download);
-  });
+  downloads = captureDownloads();
   setTokenSource({ token: () => Promise.resolve(TOKEN), renew: () => Promise.resolve(undefined) });
 });
 
@@ -83,13 +69,7 @@ afterEach(() => {
   setTokenSource({ token: () => Promise.resolve(undefined), renew: () => Promise.resolve(undefined) });
   vi.unstubAllGlobals();
   vi.restoreAllMocks();
-  for (const [name, descriptor] of [
-    ['createObjectURL', createObjectURL],
-    ['revokeObjectURL', revokeObjectURL],
-  ] as const) {
-    if (descriptor === undefined) Reflect.deleteProperty(URL, name);
-    else Object.defineProperty(URL, name, descriptor);
-  }
+  downloads.restore();
 });
 
 describe('ConversationList export', () => {
@@ -108,12 +88,12 @@ describe('ConversationList export', () => {
     await exportAs('Markdown');
 
     await waitFor(() => {
-      expect(savedNames).toEqual(['Trip to Lisbon.md']);
+      expect(downloads.names).toEqual(['Trip to Lisbon.md']);
     });
     const exports = calls.filter((call) => call.path === `/v1/conversations/${ID}/export`);
     expect(exports.map((call) => [call.method, call.query.get('format')])).toEqual([['GET', 'markdown']]);
     expect(headersOf(`/v1/conversations/${ID}/export`)[0]?.get('authorization')).toBe(`Bearer ${TOKEN}`);
-    const saved = savedBlobs[0];
+    const saved = downloads.blobs[0];
     expect(saved?.type).toMatch(/^text\/markdown/);
     expect(await saved?.text()).toBe(MARKDOWN);
     expect(screen.queryByRole('alert')).not.toBeInTheDocument();
@@ -127,12 +107,12 @@ describe('ConversationList export', () => {
     await exportAs('JSON');
 
     await waitFor(() => {
-      expect(savedNames).toEqual([`conversation-${ID}.json`]);
+      expect(downloads.names).toEqual([`conversation-${ID}.json`]);
     });
     expect(
       calls.filter((call) => call.path.endsWith('/export')).map((call) => call.query.get('format')),
     ).toEqual(['json']);
-    const saved = savedBlobs[0];
+    const saved = downloads.blobs[0];
     expect(saved?.type).toBe('application/json');
     expect(JSON.parse((await saved?.text()) ?? '')).toEqual(document);
   });
@@ -154,11 +134,11 @@ describe('ConversationList export', () => {
     const alert = within(dialog).getByRole('alert');
     expect(alert).toHaveTextContent('Service unavailable');
     expect(alert).toHaveTextContent('A part of aibox is not reachable right now.');
-    expect(savedNames).toEqual([]);
+    expect(downloads.names).toEqual([]);
 
     await user.click(within(alert).getByRole('button', { name: 'Try again' }));
     await waitFor(() => {
-      expect(savedNames).toEqual([`conversation-${ID}.md`]);
+      expect(downloads.names).toEqual([`conversation-${ID}.md`]);
     });
     expect(answers).toBe(2);
     await waitFor(() => {
@@ -182,7 +162,7 @@ describe('ConversationList export', () => {
     await waitFor(() => {
       expect(screen.queryByRole('dialog', { name: 'Export failed' })).not.toBeInTheDocument();
     });
-    expect(savedNames).toEqual([]);
+    expect(downloads.names).toEqual([]);
   });
 });
 

@@ -5,7 +5,7 @@ import { useState } from 'react';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { buildTenantLog, type TenantLog } from '../../../packages/audit-proof/test/support/tenant-log.js';
-import { renderWithProviders } from '../test-utils.js';
+import { captureDownloads, renderWithProviders, type CapturedDownloads } from '../test-utils.js';
 import { ReceiptBadge } from './ReceiptBadge.js';
 
 type Json = Record<string, unknown>;
@@ -110,45 +110,19 @@ beforeAll(async () => {
 const admin = { tid: 'acme', uid: 'ada', email: 'ada@example.com', roles: ['admin'] };
 const member = { tid: 'acme', uid: 'bob', email: 'bob@example.com', roles: [] };
 
-let savedBlobs: Blob[];
-let savedNames: string[];
-const createObjectURL = Object.getOwnPropertyDescriptor(URL, 'createObjectURL');
-const revokeObjectURL = Object.getOwnPropertyDescriptor(URL, 'revokeObjectURL');
+let downloads: CapturedDownloads;
 
 beforeEach(() => {
   // Each test starts as a browser that has verified no receipt yet.
   localStorage.clear();
-  savedBlobs = [];
-  savedNames = [];
-  Object.defineProperty(URL, 'createObjectURL', {
-    configurable: true,
-    writable: true,
-    value: (blob: Blob) => {
-      savedBlobs.push(blob);
-      return 'blob:receipt';
-    },
-  });
-  Object.defineProperty(URL, 'revokeObjectURL', {
-    configurable: true,
-    writable: true,
-    value: () => undefined,
-  });
-  vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function save(this: HTMLAnchorElement) {
-    savedNames.push(this.download);
-  });
+  downloads = captureDownloads();
 });
 
 afterEach(() => {
   vi.useRealTimers();
   vi.unstubAllGlobals();
   vi.restoreAllMocks();
-  for (const [name, descriptor] of [
-    ['createObjectURL', createObjectURL],
-    ['revokeObjectURL', revokeObjectURL],
-  ] as const) {
-    if (descriptor === undefined) Reflect.deleteProperty(URL, name);
-    else Object.defineProperty(URL, name, descriptor);
-  }
+  downloads.restore();
 });
 
 async function openPanel(badgeName: string | RegExp): Promise<HTMLElement> {
@@ -205,8 +179,8 @@ describe('ReceiptBadge', { timeout: 20_000 }, () => {
     );
 
     await userEvent.click(within(panel).getByRole('button', { name: 'Download proof JSON' }));
-    expect(savedNames).toEqual([`receipt-${turnId}.json`]);
-    const saved = entry(savedBlobs, 0);
+    expect(downloads.names).toEqual([`receipt-${turnId}.json`]);
+    const saved = entry(downloads.blobs, 0);
     expect(saved.type).toBe('application/json');
     // The bytes as sent: the pretty-printed proof, with the consistency proof the audit service adds when the
     // other answer verified first and this browser asked for one.
