@@ -4,8 +4,6 @@ import { SecretCipher } from '@aibox/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Principal } from '@aibox/identity';
-import { openSqlStore, type SqlStore } from '@aibox/stores';
-import { dropSchemas, needs, postgresUrl } from '@aibox/testing';
 
 import { sandboxConfigSchema } from '../src/config/sandbox-config.schema.js';
 import {
@@ -18,12 +16,12 @@ import { CREDENTIAL_MIGRATIONS, type CredentialTables } from '../src/repositorie
 import { CredentialRepository } from '../src/repositories/credential.repository.js';
 import { SANDBOX_MIGRATIONS } from '../src/repositories/sandbox-schema.js';
 import { CredentialService, type CredentialView } from '../src/services/credential.service.js';
+import { openTestSqlStore, SQL_ADAPTERS, type TestSqlStore } from './support/sql.js';
 
 /**
  * The credentials API's service against its real store: values sealed at rest and never answered, each
  * credential its owner's (an admin's view aside), and only the owner's resolvable for a sandbox.
  */
-const ADAPTERS = ['pglite', ...((await needs('postgres')) ? ['postgres' as const] : [])] as const;
 
 const TENANT = 'acme';
 
@@ -41,31 +39,6 @@ const NEW_GITHUB_TOKEN = 'ghp_Alice9876543210zyxwvutsrqponmlkjihgf';
 const SHORT = 'pin-4321';
 const UNKNOWN_ID = '0190a0a0-0000-7000-8000-0000000000ff';
 
-interface Store {
-  readonly sql: SqlStore<CredentialTables>;
-  cleanup(): Promise<void>;
-}
-
-async function openStore(adapter: (typeof ADAPTERS)[number]): Promise<Store> {
-  if (adapter === 'pglite') {
-    const sql = await openSqlStore<CredentialTables>({ service: 'code-sandbox' });
-    return { sql, cleanup: () => sql.close() };
-  }
-  const schema = `sandbox_t${randomBytes(6).toString('hex')}`;
-  const sql = await openSqlStore<CredentialTables>({
-    service: 'code-sandbox',
-    databaseUrl: postgresUrl(),
-    schema,
-  });
-  return {
-    sql,
-    async cleanup() {
-      await sql.close();
-      await dropSchemas([schema]);
-    },
-  };
-}
-
 async function codeOf(work: Promise<unknown>): Promise<{ code: string; status: number; message: string }> {
   try {
     await work;
@@ -78,8 +51,8 @@ async function codeOf(work: Promise<unknown>): Promise<{ code: string; status: n
   throw new Error('expected a CredentialError');
 }
 
-describe.each(ADAPTERS)('credentials on %s', (adapter) => {
-  let store: Store;
+describe.each(SQL_ADAPTERS)('credentials on %s', (adapter) => {
+  let store: TestSqlStore<CredentialTables>;
   let repository: CredentialRepository;
   let credentials: CredentialService;
   /** Every answer the service gave, to check no value ever appears in one. */
@@ -92,7 +65,7 @@ describe.each(ADAPTERS)('credentials on %s', (adapter) => {
   };
 
   beforeAll(async () => {
-    store = await openStore(adapter);
+    store = await openTestSqlStore<CredentialTables>(adapter);
     await store.sql.migrate({ ...SANDBOX_MIGRATIONS, ...CREDENTIAL_MIGRATIONS });
     repository = new CredentialRepository(store.sql);
     credentials = new CredentialService(repository, new SecretCipher(randomBytes(32)));

@@ -1,11 +1,10 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
-import { openSqlStore, type SqlStore } from '@aibox/stores';
-import { dropSchemas, needs, postgresUrl } from '@aibox/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { SANDBOX_MIGRATIONS, type SandboxTables } from '../src/repositories/sandbox-schema.js';
 import { SandboxRepository } from '../src/repositories/sandbox.repository.js';
+import { openTestSqlStore, SQL_ADAPTERS, type TestSqlStore } from './support/sql.js';
 
 /**
  * What a subscriber to a sandbox's events reads from the store while its provisioning keeps writing: the
@@ -13,38 +12,15 @@ import { SandboxRepository } from '../src/repositories/sandbox.repository.js';
  * event counted in that number but missing from the events is one the subscriber never sees (it is neither
  * in the history nor after it, live), and a watcher waiting for `ready` then waits for ever.
  */
-const ADAPTERS = ['pglite', ...((await needs('postgres')) ? ['postgres' as const] : [])] as const;
 const TENANT = 'default';
 const WRITES = 300;
 
-async function openStore(
-  adapter: (typeof ADAPTERS)[number],
-): Promise<{ sql: SqlStore<SandboxTables>; cleanup(): Promise<void> }> {
-  if (adapter === 'pglite') {
-    const sql = await openSqlStore<SandboxTables>({ service: 'code-sandbox' });
-    return { sql, cleanup: () => sql.close() };
-  }
-  const schema = `sandbox_t${randomBytes(6).toString('hex')}`;
-  const sql = await openSqlStore<SandboxTables>({
-    service: 'code-sandbox',
-    databaseUrl: postgresUrl(),
-    schema,
-  });
-  return {
-    sql,
-    async cleanup() {
-      await sql.close();
-      await dropSchemas([schema]);
-    },
-  };
-}
-
-describe.each(ADAPTERS)('a sandbox event snapshot on %s', (adapter) => {
-  let store: Awaited<ReturnType<typeof openStore>>;
+describe.each(SQL_ADAPTERS)('a sandbox event snapshot on %s', (adapter) => {
+  let store: TestSqlStore<SandboxTables>;
   let sandboxes: SandboxRepository;
 
   beforeAll(async () => {
-    store = await openStore(adapter);
+    store = await openTestSqlStore<SandboxTables>(adapter);
     await store.sql.migrate(SANDBOX_MIGRATIONS);
     sandboxes = new SandboxRepository(store.sql);
   });
