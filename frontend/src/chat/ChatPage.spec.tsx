@@ -150,6 +150,24 @@ function stubGateway(server: {
   return requests;
 }
 
+/** A conversation of two answered questions, whose next turn streams from `stream`. */
+function twoQuestions(stream: ReturnType<typeof liveStream>) {
+  return {
+    conversations: {
+      [CONVERSATION]: conversation(
+        [
+          message('m-1', 'user', 'First question', { turn_id: 'turn-1' }),
+          message('m-2', 'assistant', 'First answer', { turn_id: 'turn-1' }),
+          message('m-3', 'user', 'Second question', { turn_id: 'turn-2' }),
+          message('m-4', 'assistant', 'Second answer', { turn_id: 'turn-2' }),
+        ],
+        'Two questions',
+      ),
+    } as Record<string, ConversationDetail>,
+    streams: [stream],
+  };
+}
+
 function CurrentPath() {
   return <output aria-label="Current path">{useLocation().pathname}</output>;
 }
@@ -389,20 +407,7 @@ describe('ChatPage', () => {
     'regenerates the last answer in a fork that ends before the question, then sends the question again',
     async () => {
       const stream = liveStream();
-      const server = {
-        conversations: {
-          [CONVERSATION]: conversation(
-            [
-              message('m-1', 'user', 'First question', { turn_id: 'turn-1' }),
-              message('m-2', 'assistant', 'First answer', { turn_id: 'turn-1' }),
-              message('m-3', 'user', 'Second question', { turn_id: 'turn-2' }),
-              message('m-4', 'assistant', 'Second answer', { turn_id: 'turn-2' }),
-            ],
-            'Two questions',
-          ),
-        } as Record<string, ConversationDetail>,
-        streams: [stream],
-      };
+      const server = twoQuestions(stream);
       const requests = stubGateway(server);
       const user = userEvent.setup();
       renderChat(`/c/${CONVERSATION}`);
@@ -442,20 +447,7 @@ describe('ChatPage', () => {
     'sends an edited question into a fork that ends before it, leaving the original as it was',
     async () => {
       const stream = liveStream();
-      const server = {
-        conversations: {
-          [CONVERSATION]: conversation(
-            [
-              message('m-1', 'user', 'First question', { turn_id: 'turn-1' }),
-              message('m-2', 'assistant', 'First answer', { turn_id: 'turn-1' }),
-              message('m-3', 'user', 'Second question', { turn_id: 'turn-2' }),
-              message('m-4', 'assistant', 'Second answer', { turn_id: 'turn-2' }),
-            ],
-            'Two questions',
-          ),
-        } as Record<string, ConversationDetail>,
-        streams: [stream],
-      };
+      const server = twoQuestions(stream);
       const requests = stubGateway(server);
       const user = userEvent.setup();
       renderChat(`/c/${CONVERSATION}`);
